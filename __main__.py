@@ -1,0 +1,11 @@
+"""Compose only: load this stack's config, build the blueprint, export its outputs."""
+
+from pathlib import Path
+
+import pulumi
+
+from stacks.blueprint import build
+from stacks.runtime_config import load_stack_config
+
+for output_name, value in build(load_stack_config(Path(__file__).absolute().parent)).items():
+    pulumi.export(output_name, value)

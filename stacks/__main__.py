@@ -1,0 +1,41 @@
+"""Offline tools: `python -m stacks preview <stack>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .runtime_config import PROJECT_ROOT
+
+EXIT_GUARDRAILS = 1
+EXIT_CONFIG = 2
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .offline.plan import render_tree
+    from .offline.preview import PreviewError, preview
+
+    try:
+        result = preview(PROJECT_ROOT, args.stack, Path(args.out))
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(render_tree(result.plan))
+    print(f"\nplan written to {result.plan_path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    cmd = commands.add_parser("preview", help="run the program offline under mocks; write build/<stack>/plan.json")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.set_defaults(run=_preview)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin ComponentResources: they turn resolved, validated specs into Pulumi resources."""

@@ -1,0 +1,107 @@
+"""The key policy of the table keys (GOTCHAS K5, K6), as a plain dict.
+
+- The account root keeps administration (not use) of the key, so the key can never be locked out
+  and IAM policies in the account decide who else administers it; named admin roles may be added.
+- Data-plane use is allowed only through DynamoDB in the key's region, by principals of this
+  account whose own IAM policy also grants it (principal = account root, so IAM must agree).
+- DynamoDB itself may read the key's metadata.
+- No Deny statements: the replication service-linked role must never be blocked (K6).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+ADMIN_ACTIONS = sorted(
+    [
+        "kms:CancelKeyDeletion",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+        "kms:DescribeKey",
+        "kms:DisableKey",
+        "kms:DisableKeyRotation",
+        "kms:EnableKey",
+        "kms:EnableKeyRotation",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:ListGrants",
+        "kms:ListKeyPolicies",
+        "kms:ListKeyRotations",
+        "kms:ListResourceTags",
+        "kms:PutKeyPolicy",
+        "kms:RevokeGrant",
+        "kms:RotateKeyOnDemand",
+        "kms:ScheduleKeyDeletion",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:UpdateAlias",
+        "kms:UpdateKeyDescription",
+    ]
+)
+
+# What DynamoDB does with a table's key on the caller's behalf (K5).
+DYNAMODB_USE_ACTIONS = sorted(
+    [
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]
+)
+
+DYNAMODB_SERVICE_READ_ACTIONS = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+
+
+def account_root_arn(partition: str, account_id: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def table_key_policy(partition: str, account_id: str, region: str, admin_arns: Sequence[str]) -> dict:
+    root = account_root_arn(partition, account_id)
+    statements: list[dict] = [
+        {
+            "Sid": "AccountRootAdministersKeyNoLockout",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": ADMIN_ACTIONS,
+            # In a key policy "*" means this key and nothing else.
+            "Resource": "*",
+        }
+    ]
+    if admin_arns:
+        statements.append(
+            {
+                "Sid": "NamedKeyAdministrators",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(admin_arns)},
+                "Action": ADMIN_ACTIONS,
+                "Resource": "*",
+            }
+        )
+    statements += [
+        {
+            "Sid": "UseOnlyThroughDynamoDBInThisAccountAndRegion",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": DYNAMODB_USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": f"dynamodb.{region}.amazonaws.com",
+                    "kms:CallerAccount": account_id,
+                }
+            },
+        },
+        {
+            "Sid": "DynamoDBReadsKeyMetadata",
+            "Effect": "Allow",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": DYNAMODB_SERVICE_READ_ACTIONS,
+            "Resource": "*",
+        },
+    ]
+    return {"Version": "2012-10-17", "Id": "ddb-blueprint-table-key", "Statement": statements}

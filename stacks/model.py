@@ -1,0 +1,159 @@
+"""The typed stack configuration: the data model (declared once) and per-environment settings.
+
+Only structure and value ranges live here. Defaults of top-level keys live in Pulumi.yaml (one
+source of truth, also what the Pulumi CLI applies); nested defaults live on these fields.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+AttributeType = Literal["S", "N", "B"]
+BillingMode = Literal["PAY_PER_REQUEST", "PROVISIONED"]
+TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
+StreamViewType = Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"]
+Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+
+# An IAM role/user ARN in any partition. Wildcards are refused: key admins are named principals.
+IAM_PRINCIPAL_ARN = r"^arn:aws(-cn|-us-gov|-iso[a-z-]*)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$"
+LOGICAL_NAME = r"^[a-z][a-zA-Z0-9]{0,39}$"
+
+
+class Strict(BaseModel):
+    """Frozen, typo-proof config objects: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _as_list(value: Union[str, list[str], None]) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+class GlobalIndex(Strict):
+    partitionKey: Union[str, list[str]] = Field(
+        description="Partition key attribute, or up to 4 attributes (multi-attribute key)."
+    )
+    sortKey: Union[str, list[str], None] = Field(
+        default=None, description="Sort key attribute, or up to 4 attributes (multi-attribute key)."
+    )
+    projection: Projection = Field(default="ALL", description="Attributes copied into the index.")
+    nonKeyAttributes: list[str] = Field(default=[], description="Extra attributes projected with INCLUDE.")
+
+    @property
+    def partition_attributes(self) -> list[str]:
+        return _as_list(self.partitionKey)
+
+    @property
+    def sort_attributes(self) -> list[str]:
+        return _as_list(self.sortKey)
+
+
+class LocalIndex(Strict):
+    sortKey: str = Field(description="Alternative sort key; the partition key is the table's.")
+    projection: Projection = Field(default="ALL", description="Attributes copied into the index.")
+    nonKeyAttributes: list[str] = Field(default=[], description="Extra attributes projected with INCLUDE.")
+
+
+class TableModel(Strict):
+    description: str = Field(default="", description="What the table holds (shown in docs and the audit).")
+    attributes: dict[str, AttributeType] = Field(
+        description="Key attributes (of the table and its indexes) and their types: S, N or B."
+    )
+    partitionKey: str = Field(description="Partition (hash) key attribute. Changing it replaces the table.")
+    sortKey: Optional[str] = Field(default=None, description="Sort (range) key attribute. Changing it replaces the table.")
+    globalIndexes: dict[str, GlobalIndex] = Field(default={}, description="Global secondary indexes by name (at most 20).")
+    localIndexes: dict[str, LocalIndex] = Field(
+        default={}, description="Local secondary indexes by name (at most 5; create-time only)."
+    )
+    ttlAttribute: Optional[str] = Field(default=None, description="Attribute holding the expiry time (epoch seconds).")
+    stream: Optional[StreamViewType] = Field(default=None, description="Stream view type; omitted means no stream.")
+
+
+class CapacityRange(Strict):
+    min: int = Field(ge=1, le=40000, description="Lowest provisioned units (also the initial capacity).")
+    max: int = Field(ge=1, le=40000, description="Highest units autoscaling may provision.")
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> "CapacityRange":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class IndexCapacity(Strict):
+    read: CapacityRange
+    write: CapacityRange
+
+
+class ProvisionedCapacity(Strict):
+    read: CapacityRange = Field(description="Table read capacity range.")
+    write: CapacityRange = Field(description="Table write capacity range.")
+    targetUtilization: int = Field(default=70, ge=20, le=90, description="Autoscaling target, percent of provisioned.")
+    indexes: dict[str, IndexCapacity] = Field(
+        default={}, description="Per-GSI ranges; a GSI not listed here gets the table's ranges."
+    )
+
+
+class OnDemandThroughput(Strict):
+    read: Optional[int] = Field(default=None, ge=1, description="Maximum read request units per second.")
+    write: Optional[int] = Field(default=None, ge=1, description="Maximum write request units per second.")
+
+
+class TableOverride(Strict):
+    billingMode: Optional[BillingMode] = None
+    capacity: Optional[ProvisionedCapacity] = None
+    maxThroughput: Optional[OnDemandThroughput] = None
+    tableClass: Optional[TableClass] = None
+    contributorInsights: Optional[bool] = None
+
+
+class StackSettings(Strict):
+    """Everything a stack file may set (keys without the `ddb-blueprint:` namespace)."""
+
+    region: str
+    allowedAccountIds: list[str] = []
+    billingMode: BillingMode
+    tableClass: TableClass
+    pointInTimeRecovery: bool
+    pitrRecoveryPeriodDays: int = Field(ge=1, le=35)
+    deletionProtection: bool
+    protect: bool
+    retainOnDelete: bool
+    contributorInsights: bool
+    keyDeletionWindowDays: int = Field(ge=7, le=30)
+    keyRotationPeriodDays: int = Field(ge=90, le=2560)
+    keyAdminArns: list[str]
+    tags: dict[str, str]
+    tableOverrides: dict[str, TableOverride]
+
+    @field_validator("keyAdminArns")
+    @classmethod
+    def _admins_are_named_principals(cls, arns: list[str]) -> list[str]:
+        import re
+
+        bad = [a for a in arns if not re.match(IAM_PRINCIPAL_ARN, a)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>); "
+                "wildcards are not allowed"
+            )
+        return arns
+
+    @field_validator("allowedAccountIds")
+    @classmethod
+    def _account_ids(cls, ids: list[str]) -> list[str]:
+        bad = [i for i in ids if not (i.isdigit() and len(i) == 12)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a 12-digit AWS account id")
+        return ids
+
+
+class Tables(BaseModel):
+    """Root wrapper so the data model gets the same strict validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    tables: dict[str, TableModel]

@@ -1,0 +1,17 @@
+"""Physical names. Deterministic, so ARNs are known before deployment and equal in every region.
+
+Changing any input of these names renames the resource in AWS, which for a table or key means a
+replacement: the names depend only on project, stack and the logical name in the data model.
+"""
+
+
+def physical_table_name(project: str, stack: str, table: str) -> str:
+    return f"{project}-{stack}-{table}"
+
+
+def key_alias_name(project: str, stack: str) -> str:
+    return f"alias/{project}/{stack}/tables"
+
+
+def standard_tags(project: str, stack: str) -> dict[str, str]:
+    return {"project": project, "stack": stack, "managed-by": "pulumi"}
