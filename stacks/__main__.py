@@ -13,7 +13,7 @@ EXIT_CONFIG = 2
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .offline.plan import render_tree
+    from .offline.plan import render_guardrails, render_tree
     from .offline.preview import PreviewError, preview
 
     try:
@@ -22,7 +22,12 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(render_tree(result.plan))
-    print(f"\nplan written to {result.plan_path}")
+    print()
+    print(render_guardrails(result.guardrails))
+    print(f"\nplan written to {result.plan_path}; guardrail results to {result.guardrails_path}")
+    if result.guardrails.mandatory_violations:
+        print(f"error: {len(result.guardrails.mandatory_violations)} mandatory guardrail violation(s)", file=sys.stderr)
+        return EXIT_GUARDRAILS
     return 0
 
 

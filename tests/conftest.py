@@ -19,6 +19,7 @@ class ScratchProject:
         for name in ("Pulumi.yaml", "__main__.py"):
             shutil.copy(REPO / name, root / name)
         (root / "stacks").symlink_to(REPO / "stacks")
+        (root / "policies").symlink_to(REPO / "policies")
 
     def write_stack(self, stack: str, config: dict | str) -> Path:
         text = config if isinstance(config, str) else yaml.safe_dump({"config": config}, sort_keys=False)

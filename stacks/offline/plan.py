@@ -22,9 +22,10 @@ def plan_from_recording(recording: Recording) -> dict[str, Any]:
     }
 
 
-def write_plan(plan: dict[str, Any], path: Path) -> None:
+def write_plan(document: dict[str, Any], path: Path) -> None:
+    """Write a plan (or a report about one) as stable, sorted JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def resources_of_type(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
@@ -111,3 +112,23 @@ def _render_output(value: Any, indent: str) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return _show(value)
+
+
+def render_guardrails(report: Any) -> str:
+    """One line per finding, mandatory violations first; then the count that decides the exit code."""
+    order = {"violation": 0, "unknown": 1, "not-applicable": 2}
+    findings = sorted(report.results, key=lambda r: (r["enforcementLevel"] != "mandatory", order[r["outcome"]], r["policy"], r["urn"]))
+    lines = ["Guardrails (policies/, evaluated over the plan):"]
+    for r in findings:
+        if r["outcome"] == "not-applicable":
+            continue
+        name = r["urn"].rsplit("::", 1)[-1] if r["urn"] else "(stack)"
+        lines.append(f"  {r['enforcementLevel'].upper():9} {r['outcome']:9} {r['policy']}  {name}: {r['message']}")
+    skipped = sorted({r["policy"] for r in report.results if r["outcome"] == "not-applicable"})
+    lines.append(f"  passed: {', '.join(sorted(set(report.passed) - set(skipped))) or '-'}")
+    if skipped:
+        lines.append(f"  not required for this stack: {', '.join(skipped)}")
+    if report.disabled:
+        lines.append(f"  disabled by policy config: {', '.join(sorted(report.disabled))}")
+    lines.append(f"  mandatory violations: {len(report.mandatory_violations)}")
+    return "\n".join(lines)

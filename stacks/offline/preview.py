@@ -24,6 +24,25 @@ class PreviewError(Exception):
 class PreviewResult:
     plan: dict[str, Any]
     plan_path: Path
+    guardrails: Any  # policies.guardrails.offline.Report
+    guardrails_path: Path
+
+
+def policy_config_path(root: Path, stack: str) -> Path:
+    """The same file `pulumi preview --policy-pack policies --policy-pack-config <it>` takes."""
+    return root / "policies" / "config" / f"{stack}.json"
+
+
+def evaluate_guardrails(root: Path, stack: str, plan: dict[str, Any]) -> Any:
+    from policies.guardrails.offline import evaluate_plan, load_policy_config
+
+    path = policy_config_path(root, stack)
+    try:
+        # No file: every policy at its pack default (mandatory, protections required).
+        config = load_policy_config(path) if path.exists() else {}
+    except ValueError as exc:
+        raise PreviewError(str(exc)) from None
+    return evaluate_plan(plan, config)
 
 
 def offline_account(config: dict[str, str]) -> Optional[str]:
@@ -54,4 +73,7 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
     plan = plan_from_recording(recording)
     plan_path = out_dir / stack / "plan.json"
     write_plan(plan, plan_path)
-    return PreviewResult(plan=plan, plan_path=plan_path)
+    report = evaluate_guardrails(root, stack, plan)
+    guardrails_path = out_dir / stack / "guardrails.json"
+    write_plan(report.to_dict(), guardrails_path)
+    return PreviewResult(plan=plan, plan_path=plan_path, guardrails=report, guardrails_path=guardrails_path)

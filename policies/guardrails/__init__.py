@@ -1,0 +1,20 @@
+"""ddb-blueprint guardrails: the policies of the CrossGuard pack.
+
+Importable as `guardrails` (the pack runs with policies/ as cwd) and as `policies.guardrails`
+(from the repo root), so only relative imports inside, and nothing from the rest of the project:
+the pack runs in its own virtualenv. Importing never constructs a PolicyPack (GOTCHAS P1).
+"""
+
+from pulumi_policy import EnforcementLevel, Policy
+
+from .dynamodb import DYNAMODB_POLICIES
+from .kms import KMS_POLICIES
+from .protection import PROTECTION_POLICIES
+
+PACK_NAME = "ddb-blueprint-guardrails"
+# Every policy sets its own level; this is the pack default the engine would fall back to.
+PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
+
+POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES]
+
+__all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]
