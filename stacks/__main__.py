@@ -1,4 +1,4 @@
-"""Offline tools: `python -m stacks preview <stack>`."""
+"""Offline tools: `python -m stacks preview <stack>` and `python -m stacks docs`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,14 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from .docs import write_reference
+
+    changed = write_reference(PROJECT_ROOT)
+    print("README.md config reference " + ("updated" if changed else "already up to date"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
     cmd.set_defaults(run=_preview)
+    cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
+    cmd.set_defaults(run=_docs)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -85,8 +85,8 @@ class CapacityRange(Strict):
 
 
 class IndexCapacity(Strict):
-    read: CapacityRange
-    write: CapacityRange
+    read: CapacityRange = Field(description="Index read capacity range.")
+    write: CapacityRange = Field(description="Index write capacity range.")
 
 
 class ProvisionedCapacity(Strict):
@@ -104,11 +104,15 @@ class OnDemandThroughput(Strict):
 
 
 class TableOverride(Strict):
-    billingMode: Optional[BillingMode] = None
-    capacity: Optional[ProvisionedCapacity] = None
-    maxThroughput: Optional[OnDemandThroughput] = None
-    tableClass: Optional[TableClass] = None
-    contributorInsights: Optional[bool] = None
+    billingMode: Optional[BillingMode] = Field(default=None, description="This table's capacity mode.")
+    capacity: Optional[ProvisionedCapacity] = Field(
+        default=None, description="Provisioned capacity and autoscaling (required when PROVISIONED)."
+    )
+    maxThroughput: Optional[OnDemandThroughput] = Field(
+        default=None, description="On-demand ceilings (PAY_PER_REQUEST only)."
+    )
+    tableClass: Optional[TableClass] = Field(default=None, description="This table's storage class.")
+    contributorInsights: Optional[bool] = Field(default=None, description="Contributor Insights on this table and its GSIs.")
 
 
 class StackSettings(Strict):
