@@ -23,12 +23,31 @@ def _preview(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     print(render_tree(result.plan))
     print()
+    if result.changes is not None:
+        print("Changes since the previous preview of this stack:")
+        print("\n".join(f"  {c.render()}" for c in result.changes) or "  none")
+        print()
     print(render_guardrails(result.guardrails))
     print(f"\nplan written to {result.plan_path}; guardrail results to {result.guardrails_path}")
     if result.guardrails.mandatory_violations:
         print(f"error: {len(result.guardrails.mandatory_violations)} mandatory guardrail violation(s)", file=sys.stderr)
         return EXIT_GUARDRAILS
     return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import json
+
+    from .offline.changes import diff_plans
+
+    try:
+        before, after = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.before, args.after))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: cannot read plan: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    changes = diff_plans(before, after)
+    print("\n".join(c.render() for c in changes) or "no changes")
+    return EXIT_GUARDRAILS if any(c.destroys_data for c in changes) else 0
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -46,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
     cmd.set_defaults(run=_preview)
+    cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
+    cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
+    cmd.add_argument("after", help="plan.json after the change")
+    cmd.set_defaults(run=_diff)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
     args = parser.parse_args(argv)

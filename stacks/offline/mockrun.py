@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import runpy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -64,6 +65,7 @@ class Recording:
     stack: str
     resources: dict[str, dict] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -93,6 +95,7 @@ class _RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mocks_: _Mocks, recording: Recording):
         super().__init__(mocks_)
         self.recording = recording
+        self._lock = threading.Lock()  # the SDK calls the monitor from several threads at once
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine does: the type chain of the parent, except that the root stack is left out.
@@ -105,9 +108,12 @@ class _RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
-        if urn in self.recording.resources:
-            # The mock monitor accepts duplicates silently; the engine would not (GOTCHAS P3).
-            raise DuplicateResourceError(f"two resources share the URN {urn}")
+        with self._lock:
+            if urn in self.recording.resources:
+                # The mock monitor accepts duplicates silently; the engine would not (GOTCHAS P3).
+                # Raising here would be swallowed by the SDK's RPC machinery: note it, fail after the run.
+                self.recording.duplicates.append(urn)
+            self.recording.resources[urn] = {}  # reserved; filled in below
         response = super().RegisterResource(request)
         property_deps = {k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items()) if v.urns}
         implicit = {u for urns in property_deps.values() for u in urns}
@@ -194,6 +200,8 @@ def run_program(
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+    if recording.duplicates:
+        raise DuplicateResourceError(f"resources share a URN (names must be unique): {', '.join(recording.duplicates)}")
     stack_resource = _stack_resource(project, stack)
     recording.resources.setdefault(stack_resource["urn"], stack_resource)
     return recording

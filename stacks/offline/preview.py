@@ -12,7 +12,8 @@ import pulumi
 from ..config import load_for_stack
 from ..errors import ConfigError
 from ..sources import cli_config, read_project, read_stack, stack_file_name
-from .mockrun import run_program
+from .changes import Change, diff_plans
+from .mockrun import DuplicateResourceError, run_program
 from .plan import plan_from_recording, write_plan
 
 
@@ -26,6 +27,7 @@ class PreviewResult:
     plan_path: Path
     guardrails: Any  # policies.guardrails.offline.Report
     guardrails_path: Path
+    changes: Optional[list[Change]]  # against the previous plan of this stack, if there was one
 
 
 def policy_config_path(root: Path, stack: str) -> Path:
@@ -68,12 +70,24 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
         raise PreviewError(exc.render()) from None
     try:
         recording = run_program(root / "__main__.py", project.name, stack, config, offline_account(config))
-    except pulumi.RunError as exc:  # the program's own clean failure (same message as `pulumi up`)
+    except (pulumi.RunError, DuplicateResourceError) as exc:  # clean failures, same message as `pulumi up`
         raise PreviewError(str(exc)) from None
     plan = plan_from_recording(recording)
     plan_path = out_dir / stack / "plan.json"
+    changes = _changes_since(plan_path, plan)
     write_plan(plan, plan_path)
     report = evaluate_guardrails(root, stack, plan)
     guardrails_path = out_dir / stack / "guardrails.json"
     write_plan(report.to_dict(), guardrails_path)
-    return PreviewResult(plan=plan, plan_path=plan_path, guardrails=report, guardrails_path=guardrails_path)
+    return PreviewResult(plan, plan_path, report, guardrails_path, changes)
+
+
+def _changes_since(previous_path: Path, plan: dict[str, Any]) -> Optional[list[Change]]:
+    """Changes against the last plan written for this stack (a local baseline), if any."""
+    try:
+        previous = json.loads(previous_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if previous.get("project") != plan["project"] or previous.get("stack") != plan["stack"]:
+        return None
+    return diff_plans(previous, plan)

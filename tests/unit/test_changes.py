@@ -1,0 +1,49 @@
+"""Plan diffs: replacements and deletions of tables and keys are flagged (GOTCHAS T5)."""
+
+import copy
+
+from stacks.offline.changes import diff_plans
+from stacks.offline.mockrun import UNKNOWN
+
+TABLE_URN = "urn:pulumi:prod::p::ddb-blueprint:index:Table$aws:dynamodb/table:Table::carts"
+
+
+def plan(**inputs):
+    base = {"name": "p-prod-carts", "hashKey": "userId", "rangeKey": "productId", "billingMode": "PAY_PER_REQUEST"}
+    return {"resources": [{"urn": TABLE_URN, "type": "aws:dynamodb/table:Table", "inputs": {**base, **inputs},
+                           "options": {"protect": True}}]}
+
+
+def test_changing_the_sort_key_replaces_a_protected_table():
+    [change] = diff_plans(plan(), plan(rangeKey="addedAt"))
+    assert (change.action, change.properties, change.destroys_data, change.protected) == ("replace", ("rangeKey",), True, True)
+    assert "pulumi up stops" in change.render()
+
+
+def test_adding_a_local_index_replaces_the_table():
+    [change] = diff_plans(plan(), plan(localSecondaryIndexes=[{"name": "byAddedAt", "rangeKey": "addedAt"}]))
+    assert change.action == "replace" and change.properties == ("localSecondaryIndexes",)
+
+
+def test_billing_mode_change_is_an_in_place_update():
+    [change] = diff_plans(plan(), plan(billingMode="PROVISIONED"))
+    assert (change.action, change.destroys_data) == ("update", False)
+
+
+def test_removed_table_is_a_delete_that_destroys_data():
+    after = {"resources": []}
+    [change] = diff_plans(plan(), after)
+    assert change.action == "delete" and change.destroys_data
+
+
+def test_unknown_new_value_counts_as_a_change_and_identical_plans_have_none():
+    assert diff_plans(plan(), copy.deepcopy(plan())) == []
+    [change] = diff_plans(plan(), plan(name=UNKNOWN))
+    assert change.action == "replace"
+
+
+def test_unprotected_replacement_is_called_out():
+    before = plan()
+    before["resources"][0]["options"]["protect"] = False
+    [change] = diff_plans(before, plan(hashKey="cartId"))
+    assert "NOT protected: data would be lost" in change.render()
