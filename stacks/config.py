@@ -18,13 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from . import rules
 from .errors import ConfigError, Problem
-from .model import StackSettings, TableModel, Tables
+from .access import access_findings, trust_findings
+from .model import Access, AccessModel, StackSettings, TableModel, Tables
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
 PROVIDER_KEYS = {"aws:region", "aws:allowedAccountIds", "aws:profile", "aws:assumeRoles"}
 # Keys declared once for the project; environments may not redefine the data model.
-MODEL_KEYS = ("tables",)
+MODEL_KEYS = ("tables", "access")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class BlueprintConfig:
     stack: str
     settings: StackSettings
     tables: Mapping[str, TableModel]
+    access: AccessModel
 
 
 def known_regions() -> list[str]:
@@ -205,6 +207,7 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
             report.add("aws:region", "", region_problem)
 
     tables_data = decoded.pop("tables", None)
+    access_data = decoded.pop("access", {})
     settings, settings_errors = _validate(StackSettings, decoded) if "region" in decoded else (None, [])
     for loc, message in settings_errors:
         if loc and loc[0] in undecodable:
@@ -238,9 +241,42 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
         head, _, rest = path.partition(".")
         report.add(f"{ns}{head}", rest, message)
 
-    if report.problems or settings is None or tables is None:
+    access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings)
+
+    if report.problems or settings is None or tables is None or access is None:
         raise ConfigError(stack_name, report.problems)
-    return BlueprintConfig(project=project.name, stack=stack_name, settings=settings, tables=dict(tables))  # type: ignore[arg-type]
+    return BlueprintConfig(project=project.name, stack=stack_name, settings=settings, tables=dict(tables), access=access)  # type: ignore[arg-type]
+
+
+def _load_access(
+    report: _Reporter,
+    key: str,
+    data: Any,
+    tables: Optional[Mapping[str, TableModel]],
+    project: str,
+    stack: str,
+    settings: Optional[StackSettings],
+) -> Optional[AccessModel]:
+    parsed, errors = _validate(Access, {"access": data})
+    for loc, message in errors:
+        report.add(key, _path_of(loc[1:]), message)
+    if parsed is None:
+        return None
+    access: AccessModel = parsed.access  # type: ignore[attr-defined]
+    trust = settings.principalTrust if settings is not None else {}
+    if tables is not None:
+        for path, message in access_findings(access, tables, project, stack, trust):
+            report.add(key, path, message)
+    if settings is not None:
+        for path, message in trust_findings(access, trust):
+            report.add(key.replace("access", "principalTrust"), path, message)
+    return access
+
+
+def project_defaults(project: ProjectFile) -> dict[str, Any]:
+    """Every declared default of the project's own keys (without namespace), as typed values."""
+    ns = f"{project.name}:"
+    return {k[len(ns):]: d.default for k, d in project.declarations.items() if k.startswith(ns) and d.has_default}
 
 
 def load_for_stack(root: Path, stack_name: str, config: Mapping[str, str]) -> BlueprintConfig:

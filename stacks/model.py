@@ -133,6 +133,28 @@ class StackSettings(Strict):
     keyAdminArns: list[str]
     tags: dict[str, str]
     tableOverrides: dict[str, TableOverride]
+    existingUserPool: Optional[ExistingUserPool]
+    cognitoMfa: MfaMode
+    principalTrust: dict[str, list[str]]
+
+    @field_validator("existingUserPool", mode="before")
+    @classmethod
+    def _empty_means_create(cls, value: object) -> object:
+        # Pulumi config cannot default to null, so "{}" (the declared default) means "create one".
+        return None if value == {} else value
+
+    @field_validator("principalTrust")
+    @classmethod
+    def _trusted_principals_are_named(cls, trust: dict[str, list[str]]) -> dict[str, list[str]]:
+        import re
+
+        for principal, arns in trust.items():
+            bad = [a for a in arns if not re.match(IAM_PRINCIPAL_ARN, a)]
+            if bad or not arns:
+                raise ValueError(
+                    f"{principal}: list IAM role or user ARNs (arn:aws:iam::<account>:role/<name>), no wildcards"
+                )
+        return trust
 
     @field_validator("keyAdminArns")
     @classmethod
@@ -156,8 +178,61 @@ class StackSettings(Strict):
         return ids
 
 
+PrincipalKind = Literal["cognitoUser", "service", "tenantRole"]
+AccessLevel = Literal["read", "write", "stream"]
+OwnerIdentity = Literal["userPoolSub", "identityId"]
+MfaMode = Literal["OFF", "OPTIONAL", "ON"]
+
+
+class Principal(Strict):
+    kind: PrincipalKind = Field(
+        description="cognitoUser (signed-in app users through the identity pool), service (an AWS service role) "
+        "or tenantRole (assumed with a session tag naming the tenant)."
+    )
+    description: str = Field(default="", description="Who or what this principal is (shown in the audit).")
+    service: Optional[str] = Field(default=None, description="service only: the one service principal trusted.")
+    ownerIdentity: OwnerIdentity = Field(
+        default="userPoolSub",
+        description="cognitoUser only: the identity row-scoped keys hold: the user pool `sub` (mapped to the "
+        "session tag userSub, the same value API Gateway's Cognito authorizer sees) or the identity pool identity id.",
+    )
+    tagKey: Optional[str] = Field(default=None, description="tenantRole only: the session tag holding the tenant id.")
+
+
+class Grant(Strict):
+    principal: str = Field(description="The principal receiving the grant.")
+    table: str = Field(description="The table of the data model it applies to.")
+    access: list[AccessLevel] = Field(default=[], description="read, write and/or stream.")
+    actions: list[str] = Field(default=[], description="Explicit DynamoDB item actions, e.g. dynamodb:UpdateItem.")
+    indexes: list[str] = Field(default=[], description="Indexes the principal may query (none unless listed).")
+    rowScope: Optional[Literal["owner"]] = Field(
+        default=None, description="owner: only items whose partition key equals the caller's identity."
+    )
+    attributes: list[str] = Field(
+        default=[], description="Readable/writable attributes only (key attributes are added); no whole-item writes."
+    )
+    reason: str = Field(min_length=1, description="Why the principal needs this (shown next to each statement).")
+
+
+class AccessModel(Strict):
+    principals: dict[str, Principal] = Field(default={}, description="Who may reach the data, by name.")
+    grants: dict[str, Grant] = Field(default={}, description="What each principal may do, by grant name.")
+
+
+class ExistingUserPool(Strict):
+    userPoolId: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", description="Id of a user pool managed elsewhere.")
+    userPoolClientId: str = Field(pattern=r"^[\w+]+$", description="Id of its app client the apps use.")
+
+
 class Tables(BaseModel):
     """Root wrapper so the data model gets the same strict validation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     tables: dict[str, TableModel]
+
+
+class Access(BaseModel):
+    """Root wrapper for the access model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    access: AccessModel

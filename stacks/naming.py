@@ -15,3 +15,11 @@ def key_alias_name(project: str, stack: str) -> str:
 
 def standard_tags(project: str, stack: str) -> dict[str, str]:
     return {"project": project, "stack": stack, "managed-by": "pulumi"}
+
+
+def role_name(project: str, stack: str, principal: str) -> str:
+    return f"{project}-{stack}-{principal}"
+
+
+def cognito_name(project: str, stack: str) -> str:
+    return f"{project}-{stack}"

@@ -27,11 +27,14 @@ class ScratchProject:
         path.write_text(text, encoding="utf-8")
         return path
 
-    def set_tables(self, tables: dict) -> None:
-        """Replace the data model in this copy's Pulumi.yaml."""
+    def set_model(self, key: str, value: dict) -> None:
+        """Replace one project-level model key (tables, access) in this copy's Pulumi.yaml."""
         project = yaml.safe_load((self.root / "Pulumi.yaml").read_text())
-        project["config"]["ddb-blueprint:tables"]["value"] = tables
+        project["config"][f"ddb-blueprint:{key}"]["value"] = value
         (self.root / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+
+    def set_tables(self, tables: dict) -> None:
+        self.set_model("tables", tables)
 
 
 @pytest.fixture

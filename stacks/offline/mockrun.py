@@ -66,6 +66,7 @@ class Recording:
     resources: dict[str, dict] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
+    component_outputs: dict[str, dict] = field(default_factory=dict)
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -144,8 +145,12 @@ class _RecordingMonitor(mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request):
+        outputs = _struct(request.outputs)
         if request.urn.endswith("::pulumi:pulumi:Stack::" + f"{self.recording.project}-{self.recording.stack}"):
-            self.recording.outputs = _struct(request.outputs)
+            self.recording.outputs = outputs
+        else:
+            # Components' registered outputs: the engine keeps them in state; the review reads them.
+            self.recording.component_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
 
 

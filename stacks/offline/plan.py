@@ -12,6 +12,9 @@ PLAN_VERSION = 1
 
 
 def plan_from_recording(recording: Recording) -> dict[str, Any]:
+    for urn, outputs in recording.component_outputs.items():
+        if urn in recording.resources:
+            recording.resources[urn]["outputs"] = outputs
     return {
         "planVersion": PLAN_VERSION,
         "project": recording.project,

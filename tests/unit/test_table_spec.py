@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
+from stacks.config import project_defaults
 from stacks.model import StackSettings, TableModel
+from stacks.sources import read_project
 from stacks.table_spec import capacity_ignore_changes, resolve_table, scaling_targets, table_args
 
-SETTINGS = dict(
-    region="us-east-1", billingMode="PAY_PER_REQUEST", tableClass="STANDARD", pointInTimeRecovery=True,
-    pitrRecoveryPeriodDays=35, deletionProtection=True, protect=True, retainOnDelete=True,
-    contributorInsights=False, keyDeletionWindowDays=30, keyRotationPeriodDays=365, keyAdminArns=[],
-    tags={"team": "data"}, tableOverrides={},
-)
+# The project's own defaults (Pulumi.yaml is their only source), plus what these tests set.
+SETTINGS = {**project_defaults(read_project(Path(__file__).resolve().parents[2])), "region": "us-east-1", "tags": {"team": "data"}}
 CATALOGUE = TableModel.model_validate({
     "attributes": {"id": "S", "category": "S", "name": "S", "price": "N"},
     "partitionKey": "id",
