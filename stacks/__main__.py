@@ -1,4 +1,4 @@
-"""Offline tools: `python -m stacks preview <stack>` and `python -m stacks docs`."""
+"""Offline tools: `python -m stacks preview|audit <stack>`, `diff`, `docs`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,53 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from .offline.audit import audit
+    from .offline.preview import PreviewError
+
+    try:
+        result = audit(PROJECT_ROOT, args.stack, Path(args.out))
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    report = result.preview.guardrails
+    print(f"security review written to {result.markdown_path} and {result.html_path}")
+    print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation proof mismatches: {result.isolation_failures}")
+    if report.mandatory_violations or result.isolation_failures:
+        print("error: the stack is not approvable as it stands (see the report)", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .offline import snapshots
+    from .offline.preview import PreviewError, preview
+
+    stacks = args.stacks or sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+    changed = 0
+    for stack in stacks:
+        try:
+            plan = preview(PROJECT_ROOT, stack, Path(tempfile.mkdtemp())).plan
+        except PreviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.update:
+            print(f"wrote {snapshots.update(PROJECT_ROOT, plan)}")
+            continue
+        diff = snapshots.compare(PROJECT_ROOT, plan)
+        if diff:
+            changed += 1
+            print(diff)
+        else:
+            print(f"{stack}: policies match the reviewed snapshot")
+    if changed:
+        print(f"error: {changed} stack(s) changed policies; review the diff, then ./blueprint snapshots --update", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -65,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
     cmd.set_defaults(run=_preview)
+    cmd = commands.add_parser("audit", help="preview, then write build/<stack>/security-review.md and .html")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.set_defaults(run=_audit)
+    cmd = commands.add_parser("snapshots", help="compare generated policies with the reviewed snapshots (or --update them)")
+    cmd.add_argument("stacks", nargs="*", help="stacks (default: every Pulumi.<stack>.yaml)")
+    cmd.add_argument("--update", action="store_true", help="rewrite tests/snapshots/iam/<stack>.json")
+    cmd.set_defaults(run=_snapshots)
     cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")

@@ -8,6 +8,7 @@ with `ForAllValues:StringEquals` and a `Null` guard, on the actions that support
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -124,6 +125,24 @@ def access_findings(
             found.append((f"principals.{name}", "has no grant; grant it something or remove it"))
     for name, grant in access.grants.items():
         found += [(f"grants.{name}{sub}", msg) for sub, msg in _grant_findings(grant, access, tables)]
+    if not found:
+        found += _size_findings(access, tables, project, stack)
+    return found
+
+
+# IAM counts an inline role policy without whitespace; all of a role's inline policies share it.
+MAX_INLINE_POLICY_CHARS = 10_240
+
+
+def _size_findings(access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str) -> list[Finding]:
+    # The longest partition and region names, so a policy that fits here fits everywhere.
+    ctx = ArnContext("aws-us-gov", "000000000000", "ap-southeast-5", project, stack)
+    found = []
+    for name in sorted(access.principals):
+        size = len(json.dumps(permission_policy(name, access, tables, ctx), separators=(",", ":")))
+        if size > MAX_INLINE_POLICY_CHARS:
+            found.append((f"principals.{name}", f"its generated policy is {size} characters; IAM allows "
+                          f"{MAX_INLINE_POLICY_CHARS} per role: split its grants across principals"))
     return found
 
 

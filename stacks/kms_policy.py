@@ -56,6 +56,17 @@ DYNAMODB_USE_ACTIONS = sorted(
 DYNAMODB_SERVICE_READ_ACTIONS = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
 
 
+# What each key-policy statement is for, in words, for the security review.
+STATEMENT_PURPOSES = {
+    "AccountRootAdministersKeyNoLockout": "The account can always administer the key (no lockout); IAM in the "
+    "account decides who else may. No data-plane use.",
+    "NamedKeyAdministrators": "The administrators named in ddb-blueprint:keyAdminArns. No data-plane use.",
+    "UseOnlyThroughDynamoDBInThisAccountAndRegion": "Encryption and decryption only through DynamoDB in the key's "
+    "region and account, for principals whose IAM policy also allows it.",
+    "DynamoDBReadsKeyMetadata": "DynamoDB may describe the key and read its policy, rotation status and tags.",
+}
+
+
 def account_root_arn(partition: str, account_id: str) -> str:
     return f"arn:{partition}:iam::{account_id}:root"
 

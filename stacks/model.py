@@ -115,6 +115,17 @@ class TableOverride(Strict):
     contributorInsights: Optional[bool] = Field(default=None, description="Contributor Insights on this table and its GSIs.")
 
 
+PrincipalKind = Literal["cognitoUser", "service", "tenantRole"]
+AccessLevel = Literal["read", "write", "stream"]
+OwnerIdentity = Literal["userPoolSub", "identityId"]
+MfaMode = Literal["OFF", "OPTIONAL", "ON"]
+
+
+class ExistingUserPool(Strict):
+    userPoolId: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", description="Id of a user pool managed elsewhere.")
+    userPoolClientId: str = Field(pattern=r"^[\w+]+$", description="Id of its app client the apps use.")
+
+
 class StackSettings(Strict):
     """Everything a stack file may set (keys without the `ddb-blueprint:` namespace)."""
 
@@ -178,12 +189,6 @@ class StackSettings(Strict):
         return ids
 
 
-PrincipalKind = Literal["cognitoUser", "service", "tenantRole"]
-AccessLevel = Literal["read", "write", "stream"]
-OwnerIdentity = Literal["userPoolSub", "identityId"]
-MfaMode = Literal["OFF", "OPTIONAL", "ON"]
-
-
 class Principal(Strict):
     kind: PrincipalKind = Field(
         description="cognitoUser (signed-in app users through the identity pool), service (an AWS service role) "
@@ -217,11 +222,6 @@ class Grant(Strict):
 class AccessModel(Strict):
     principals: dict[str, Principal] = Field(default={}, description="Who may reach the data, by name.")
     grants: dict[str, Grant] = Field(default={}, description="What each principal may do, by grant name.")
-
-
-class ExistingUserPool(Strict):
-    userPoolId: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", description="Id of a user pool managed elsewhere.")
-    userPoolClientId: str = Field(pattern=r"^[\w+]+$", description="Id of its app client the apps use.")
 
 
 class Tables(BaseModel):

@@ -161,3 +161,12 @@ def test_existing_user_pool_ids_are_checked(scratch):
 
 def test_stack_file_may_not_redefine_access(scratch):
     only(problems(scratch, {**BASE, "ddb-blueprint:access": ACCESS}), "ddb-blueprint:access", "declared once")
+
+
+def test_a_policy_too_large_for_iam_is_a_config_error(scratch):
+    def change(a):
+        for i in range(60):
+            a["grants"][f"catalogue{i}"] = {"principal": "shopper", "table": "products", "access": ["read"],
+                                            "indexes": ["byCategory"], "reason": "r"}
+    only(access_problems(scratch, change), "ddb-blueprint:access.principals.shopper", "IAM allows 10240",
+         file="Pulumi.yaml")

@@ -1,0 +1,300 @@
+"""`python -m stacks audit <stack>`: one report a security reviewer can approve a stack from.
+
+Everything comes from the plan the preview recorded (what `pulumi up` would create), the
+guardrail results over it, and the declared config the policies were generated from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from ..access import ArnContext
+from ..config import BlueprintConfig, load_for_stack, project_defaults
+from ..isolation import Scenario, grant_scenarios
+from ..kms_policy import STATEMENT_PURPOSES
+from ..sources import cli_config, read_project, read_stack
+from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
+from .preview import PreviewResult, policy_config_path, preview
+
+# Stack settings whose non-default value weakens a protection, and how to tell.
+WEAKER: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "deletionProtection": ("DynamoDB deletion protection on tables; Cognito user pool deletion protection", lambda v, d: d and not v),
+    "protect": ("Pulumi protect on tables, keys and the user pool", lambda v, d: d and not v),
+    "retainOnDelete": ("Pulumi retainOnDelete on tables, keys and the user pool", lambda v, d: d and not v),
+    "pointInTimeRecovery": ("point-in-time recovery", lambda v, d: d and not v),
+    "pitrRecoveryPeriodDays": ("days of continuous backups", lambda v, d: v < d),
+    "keyDeletionWindowDays": ("waiting period before a key deletion completes", lambda v, d: v < d),
+    "cognitoMfa": ("multi-factor authentication for app users", lambda v, d: v == "OFF" and d != "OFF"),
+}
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    preview: PreviewResult
+    markdown_path: Path
+    html_path: Path
+    isolation_failures: int
+
+
+def _code(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return "`" + text.replace("|", "\\|").replace(UNKNOWN, "(known after apply)") + "`"
+
+
+def _json_block(document: Any) -> list[str]:
+    text = json.dumps(document, indent=2, sort_keys=True).replace(f'"{UNKNOWN}"', '"(known after apply)"')
+    return ["```json", text, "```"]
+
+
+def _list(values: Any) -> str:
+    items = values if isinstance(values, list) else [values]
+    return "<br>".join(_code(v) for v in items)
+
+
+def _conditions(statement: Mapping[str, Any]) -> str:
+    condition = statement.get("Condition") or {}
+    parts = []
+    for operator, keys in sorted(condition.items()):
+        for key, value in sorted(keys.items()):
+            parts.append(f"{_code(operator)} {_code(key)} = {_code(value)}")
+    return "<br>".join(parts) or "none"
+
+
+def _principal_text(principal: Any) -> str:
+    if principal == "*":
+        return "`*` (anyone)"
+    return "<br>".join(f"{kind}: {_list(value)}" for kind, value in sorted(principal.items()))
+
+
+def _resources(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == type_]
+
+
+def weakened_settings(config: BlueprintConfig, defaults: Mapping[str, Any]) -> list[tuple[str, Any, Any, str]]:
+    """Security defaults this stack turned off or weakened: (key, value, default, what it protects)."""
+    found = []
+    settings = config.settings.model_dump()
+    for key, (what, weaker) in WEAKER.items():
+        if key in defaults and weaker(settings[key], defaults[key]):
+            found.append((f"ddb-blueprint:{key}", settings[key], defaults[key], what))
+    return found
+
+
+def weakened_guardrails(policy_config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    for name, entry in sorted(policy_config.items()):
+        entry = entry if isinstance(entry, dict) else {"enforcementLevel": entry}
+        level = entry.get("enforcementLevel", "mandatory")
+        if level in ("advisory", "disabled"):
+            found.append((name, f"enforcement lowered to {level}"))
+        if entry.get("required") is False:
+            found.append((name, "not required for this stack"))
+    return found
+
+
+def isolation_proof(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnContext) -> list[tuple[str, Scenario, str]]:
+    """Every row-scoped grant's scenarios, evaluated on the permission policy recorded in the plan."""
+    policies = {}
+    for resource in _resources(plan, "aws:iam/rolePolicy:RolePolicy"):
+        principal = resource["name"].removesuffix("-role-access")
+        policies[principal] = json.loads(resource["inputs"]["policy"])
+    rows = []
+    for name, grant in sorted(config.access.grants.items()):
+        for scenario in grant_scenarios(name, grant, config.access, config.tables, ctx):
+            rows.append((grant.principal, scenario, scenario.outcome([policies[grant.principal]])))
+    return rows
+
+
+def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str) -> tuple[str, int]:
+    plan = result.plan
+    report = result.guardrails
+    region = config.settings.region
+    ctx = ArnContext(partition_of(region), account, region, config.project, config.stack)
+    lines: list[str] = []
+    add = lines.append
+    verdict = "FAIL" if report.mandatory_violations else "PASS"
+    add(f"# Security review: {config.project} / {config.stack}")
+    add("")
+    add(f"Region `{region}`, account `{account}`"
+        + (" (placeholder: pin `aws:allowedAccountIds` to render the real one)" if account == PLACEHOLDER_ACCOUNT else "")
+        + f". Generated from `{result.plan_path.name}`: {len(plan['resources'])} resources, exactly what `pulumi up` would create.")
+    add("Values only AWS can assign (ARNs, key and pool ids) show as *(known after apply)*.")
+    add("")
+    add(f"**Guardrails: {verdict}** ({len(report.mandatory_violations)} mandatory violations; details at the end).")
+    add("")
+
+    add("## Security defaults this stack turns off")
+    add("")
+    weakened = weakened_settings(config, defaults)
+    guard_off = weakened_guardrails(policy_config)
+    if not weakened and not guard_off:
+        add("None: every protection is at its secure default.")
+    else:
+        add("| setting | this stack | default | protects |")
+        add("|---|---|---|---|")
+        for key, value, default, what in weakened:
+            add(f"| `{key}` | {_code(value)} | {_code(default)} | {what} |")
+        for name, what in guard_off:
+            add(f"| guardrail `{name}` ({policy_config_path(Path('.'), config.stack).as_posix()}) | {what} | mandatory, required | see Guardrails |")
+    add("")
+
+    add("## Tables")
+    add("")
+    add("| table | key | encryption | PITR | deletion protection | protect / retain | stream |")
+    add("|---|---|---|---|---|---|---|")
+    for table in _resources(plan, "aws:dynamodb/table:Table"):
+        i, o = table["inputs"], table["options"]
+        sse = i.get("serverSideEncryption", {})
+        encryption = "customer-managed key" if sse.get("enabled") and sse.get("kmsKeyArn") else "**not a CMK**"
+        pitr = i.get("pointInTimeRecovery", {})
+        add(f"| `{i.get('name')}` | `{i.get('hashKey')}`{' / `' + i['rangeKey'] + '`' if i.get('rangeKey') else ''} | {encryption} | "
+            f"{str(pitr.get('recoveryPeriodInDays')) + ' days' if pitr.get('enabled') else '**off**'} | "
+            f"{'on' if i.get('deletionProtectionEnabled') else '**off**'} | {o['protect']} / {o['retainOnDelete']} | "
+            f"{i.get('streamViewType', '-')} |")
+    add("")
+
+    add("## KMS key policies")
+    for key in _resources(plan, "aws:kms/key:Key"):
+        i = key["inputs"]
+        add("")
+        add(f"### `{key['name']}`: rotation {'on' if i.get('enableKeyRotation') else '**off**'} every {i.get('rotationPeriodInDays')} days, "
+            f"deletion window {i.get('deletionWindowInDays')} days, protect {key['options']['protect']}")
+        add("")
+        policy = json.loads(i["policy"]) if i.get("policy") not in (None, UNKNOWN) else None
+        if policy is None:
+            add("Key policy: *(known after apply)*")
+            continue
+        add("| Sid | effect | principal | actions | conditions | why |")
+        add("|---|---|---|---|---|---|")
+        for s in policy["Statement"]:
+            add(f"| `{s['Sid']}` | {s['Effect']} | {_principal_text(s['Principal'])} | {_list(s['Action'])} | {_conditions(s)} | {STATEMENT_PURPOSES.get(s['Sid'], '')} |")
+    add("")
+
+    identity = _resources(plan, "aws:cognito/identityPool:IdentityPool")
+    if identity:
+        pool = identity[0]["inputs"]
+        add("## App users (Cognito)")
+        add("")
+        users = _resources(plan, "aws:cognito/userPool:UserPool")
+        add(f"- Identity pool: unauthenticated identities **{'allowed' if pool.get('allowUnauthenticatedIdentities') else 'refused'}**, "
+            f"classic flow {'on' if pool.get('allowClassicFlow') else 'off'}, server-side token check on.")
+        if users:
+            u = users[0]["inputs"]
+            pw = u.get("passwordPolicy", {})
+            add(f"- User pool (created by this stack): MFA `{u.get('mfaConfiguration')}`, passwords of at least {pw.get('minimumLength')} "
+                f"characters with upper, lower, digit and symbol; deletion protection `{u.get('deletionProtection')}`.")
+        else:
+            add("- User pool: an existing one (ddb-blueprint:existingUserPool); its settings are reviewed where it is managed.")
+        tags = _resources(plan, "aws:cognito/identityPoolProviderPrincipalTag:IdentityPoolProviderPrincipalTag")
+        if tags:
+            add(f"- Session tags from the token: {_code(tags[0]['inputs'].get('principalTags'))}: row-scoped grants compare partition keys with the user pool `sub`.")
+        add("")
+
+    add("## Roles")
+    proof = isolation_proof(config, plan, ctx)
+    failures = [row for row in proof if row[2] != row[1].expected]
+    for component in _resources(plan, "ddb-blueprint:index:AccessRole"):
+        out = component.get("outputs", {})
+        review = out.get("review", {})
+        name = component["name"].removesuffix("-role")
+        add("")
+        add(f"### `{out.get('roleName')}` ({review.get('kind')} principal `{name}`)")
+        add("")
+        add(review.get("description") or "")
+        add("")
+        add("**Who can assume it**")
+        add("")
+        for s in out.get("trustPolicy", {}).get("Statement", []):
+            when = _conditions(s)
+            add(f"- `{s['Sid']}`: {_principal_text(s['Principal'])} may {_list(s['Action'])}"
+                + (f" only when {when}" if s.get("Condition") else " (no further condition)"))
+        add("")
+        add("**What it may do** (each statement, the grant it serves and why)")
+        add("")
+        grants = {g["grant"]: g for g in review.get("grants", [])}
+        by_sid = {_sid_prefix(g): g for g in grants}
+        add("| Sid | grant | actions | resources | conditions | reason |")
+        add("|---|---|---|---|---|---|")
+        for s in out.get("permissionPolicy", {}).get("Statement", []):
+            # Longest prefix first: grant "orderPlacementCart" must not be taken for "orderPlacement".
+            grant_name = next((g for prefix, g in sorted(by_sid.items(), key=lambda kv: -len(kv[0])) if s["Sid"].startswith(prefix)), "?")
+            reason = grants.get(grant_name, {}).get("reason", "")
+            add(f"| `{s['Sid']}` | `{grant_name}` | {_list(s['Action'])} | {_list(s['Resource'])} | {_conditions(s)} | {reason} |")
+        add("")
+        add("**Isolation**")
+        add("")
+        for g in review.get("grants", []):
+            limits = f"; attributes limited to {', '.join(f'`{a}`' for a in g['attributes'])}" if g["attributes"] else ""
+            indexes = f"; indexes {', '.join(f'`{i}`' for i in g['indexes'])}" if g["indexes"] else "; no index"
+            add(f"- `{g['grant']}` on `{g['table']}`: {g['isolation']}{indexes}{limits}.")
+        rows = [row for row in proof if row[0] == name]
+        if rows:
+            add("")
+            passed = sum(1 for row in rows if row[2] == row[1].expected)
+            add(f"Isolation proof: {passed} of {len(rows)} requests evaluated against this role's policy behave as declared.")
+            add("")
+            add("| grant | request | expected | evaluated |")
+            add("|---|---|---|---|")
+            for _, scenario, outcome in rows:
+                mark = "" if outcome == scenario.expected else " **MISMATCH**"
+                add(f"| `{scenario.grant}` | {scenario.description} | {scenario.expected} | {outcome}{mark} |")
+        add("")
+        add("<details><summary>Policy documents</summary>")
+        add("")
+        add("Trust policy:")
+        add("")
+        lines.extend(_json_block(out.get("trustPolicy")))
+        add("")
+        add("Permission policy:")
+        add("")
+        lines.extend(_json_block(out.get("permissionPolicy")))
+        add("")
+        add("</details>")
+    add("")
+
+    add("## Guardrails")
+    add("")
+    add("| policy | level | outcome | resource | message |")
+    add("|---|---|---|---|---|")
+    for r in sorted(report.results, key=lambda r: (r["outcome"], r["policy"], r["urn"])):
+        add(f"| `{r['policy']}` | {r['enforcementLevel']} | {r['outcome']} | `{r['urn'].rsplit('::', 1)[-1]}` | {r['message'].replace('|', '/')} |")
+    for name in sorted(set(report.passed) - {r["policy"] for r in report.results}):
+        add(f"| `{name}` | mandatory | passed | all | |")
+    add("")
+    return "\n".join(lines) + "\n", len(failures)
+
+
+def _sid_prefix(grant: str) -> str:
+    from ..access import pascal
+
+    return pascal(grant)
+
+
+def to_html(markdown_text: str, title: str) -> str:
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", "md_in_html"])
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top}"
+        "th{background:#f3f3f3}code{background:#f6f6f6;padding:0 .2em}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+    )
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>\n"
+
+
+def audit(root: Path, stack: str, out_dir: Path) -> AuditResult:
+    result = preview(root, stack, out_dir)
+    project = read_project(root, stack)
+    config = load_for_stack(root, stack, cli_config(project, read_stack(root, stack)))
+    path = policy_config_path(root, stack)
+    policy_config = json.loads(path.read_text()) if path.exists() else {}
+    account = (config.settings.allowedAccountIds or [PLACEHOLDER_ACCOUNT])[0]
+    text, failures = render_report(config, result, project_defaults(project), policy_config, account)
+    markdown_path = out_dir / stack / "security-review.md"
+    html_path = out_dir / stack / "security-review.html"
+    markdown_path.write_text(text, encoding="utf-8")
+    html_path.write_text(to_html(text, f"Security review: {config.project} / {stack}"), encoding="utf-8")
+    return AuditResult(result, markdown_path, html_path, failures)
