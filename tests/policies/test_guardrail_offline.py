@@ -192,6 +192,37 @@ def test_offline_results_match_the_real_analyzer():
     assert {outcome for *_, outcome, _ in offline} == {"violation", "unknown", "not-applicable"}
 
 
+def test_offline_iam_results_match_the_real_analyzer():  # I2, I3, I7
+    """The same parity for IAM and Cognito resources: JSON documents, an unknown trust policy, a known
+    trust policy whose pool id is unknown."""
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ShopperAssumedByCognito", "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": UNKNOWN},
+                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
+    scan = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ShopperCartItems", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Scan"],
+        "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/ddb-blueprint-dev-carts",
+        "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:PrincipalTag/userSub}"]},
+                      "Null": {"dynamodb:LeadingKeys": "false"}}}]}
+    resources = [
+        resource("aws:iam/role:Role", "shopper-role", {"assumeRolePolicy": json.dumps(trust)}, protect=False),
+        resource("aws:iam/role:Role", "preview-role", {"assumeRolePolicy": UNKNOWN}, protect=False),
+        resource("aws:iam/rolePolicy:RolePolicy", "shopper-access", {"policy": json.dumps(scan), "role": UNKNOWN}),
+        resource("aws:cognito/identityPool:IdentityPool", "identities", {"allowUnauthenticatedIdentities": True}),
+        resource("aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment", "roles",
+                 {"roles": {"authenticated": UNKNOWN, "unauthenticated": UNKNOWN}}),
+    ]
+    config = load_policy_config(CONFIG_DIR / "dev.json")
+    offline = {(r["policy"], r["urn"], r["enforcementLevel"], r["outcome"], r["message"])
+               for r in evaluate_plan(plan(*resources), config).results}
+    assert offline == _engine_results(resources, config)
+    assert {(policy, outcome) for policy, _, _, outcome, _ in offline} == {
+        ("iam-cognito-trust", "unknown"), ("iam-service-trust-scoped", "unknown"),
+        ("iam-leading-keys", "violation"), ("iam-row-scoped-no-scan", "violation"),
+        ("iam-no-unauthenticated-identities", "violation")}
+
+
 def _engine_results(resources: list[dict[str, Any]], config: dict[str, dict[str, Any]]) -> set[tuple[str, ...]]:
     levels = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": proto.DISABLED}
     names = {value: name for name, value in levels.items()}
