@@ -48,7 +48,7 @@ ITEM_ACTIONS = LEADING_KEYS_ACTIONS | {"dynamodb:Scan"}
 WHOLE_ITEM_WRITES = frozenset({"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"})
 PARTIQL = frozenset(a for a in ITEM_ACTIONS if a.startswith("dynamodb:PartiQL"))
 RETURN_VALUES_WITHOUT_OTHER_ATTRIBUTES = ["NONE", "UPDATED_NEW", "UPDATED_OLD"]
-SERVICES = ("lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com")
+SERVICES = ("lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com", "apigateway.amazonaws.com")
 # Services that document aws:SourceAccount in role trust policies (confused-deputy prevention, I8).
 SOURCE_ACCOUNT_SERVICES = frozenset({"ecs-tasks.amazonaws.com", "states.amazonaws.com"})
 TAG_KEY = re.compile(r"^[\w+=,.@-]{1,128}$")
@@ -394,3 +394,17 @@ def grant_summary(name: str, grant: Grant, principal: Principal, table: TableMod
 
 def principals_with_grants(access: AccessModel) -> Iterable[str]:
     return sorted(access.principals)
+
+
+def invoke_policy(partition: str, account: str, region: str, api_id: str, stage: str, specs: Sequence[Any]) -> dict[str, Any]:
+    """execute-api:Invoke on exactly the routes that use caller credentials (iam auth)."""
+    statements = []
+    for spec in specs:
+        path = re.sub(r"\{[^}]+\}", "*", spec.route.path)  # any value of a path parameter
+        statements.append({
+            "Sid": f"Route{pascal(spec.route_id)}Invoke",
+            "Effect": "Allow",
+            "Action": ["execute-api:Invoke"],
+            "Resource": f"arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/{spec.route.method}{path}",
+        })
+    return {"Version": VERSION, "Statement": statements}

@@ -9,13 +9,16 @@ import pulumi_aws as aws
 
 from dataclasses import asdict
 
-from .access import ArnContext, grant_summary, owner_variable, permission_policy, principal_grants, trust_policy
+from .access import ArnContext, grant_summary, invoke_policy, owner_variable, permission_policy, principal_grants, trust_policy
 from .components.access_role import AccessRole, AccessRoleArgs
 from .components.identity import AppIdentity, AppIdentityArgs
-from .components.keys import TableKey, TableKeyArgs
+from .api_rules import cognito_principal
+from .api_spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, route_specs
+from .components.api import Api, ApiArgs
+from .components.keys import OpsKey, TableKey, TableKeyArgs
 from .components.table import Table
 from .config import BlueprintConfig
-from .naming import cognito_name, key_alias_name, role_name, standard_tags
+from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
 from .table_spec import resolve_table
 
 
@@ -53,16 +56,109 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
             "localIndexes": sorted(spec.model.localIndexes),
         }
 
-    access = _build_access(config, identity.account_id, partition.partition)
-    return {
+    access, app_identity, roles = _build_access(config, identity.account_id, partition.partition)
+    outputs = {
         "region": settings.region,
         "tables": tables,
         "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name}},
         **access,
     }
+    if config.api.routes:
+        outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles)
+    return outputs
 
 
-def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], partition: pulumi.Output[str]) -> dict[str, Any]:
+def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_identity: Any, roles: dict[str, Any]) -> dict[str, Any]:
+    """The ops key for its logs, the integration role, the API, and invoke rights for iam routes."""
+    settings = config.settings
+    tags = {**settings.tags, **standard_tags(config.project, config.stack)}
+    ops_key = OpsKey(
+        f"ops-key-{settings.region}",
+        TableKeyArgs(
+            region=settings.region,
+            alias_name=ops_key_alias_name(config.project, config.stack),
+            partition=partition,
+            account_id=account_id,
+            admin_arns=settings.keyAdminArns,
+            deletion_window_days=settings.keyDeletionWindowDays,
+            rotation_period_days=settings.keyRotationPeriodDays,
+            # Logs are not the system of record: the key follows the stack's protection settings too.
+            protect=settings.protect,
+            retain_on_delete=settings.retainOnDelete,
+            tags=tags,
+        ),
+    )
+    specs = route_specs(config)
+    integration = integration_access(config)
+    integration_role = None
+    if integration is not None:
+        context = pulumi.Output.all(partition, account_id).apply(
+            lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack)
+        )
+        principal = integration.principals[API_PRINCIPAL]
+        integration_role = AccessRole(
+            "api-integration-role",
+            AccessRoleArgs(
+                role_name=role_name(config.project, config.stack, API_PRINCIPAL),
+                description=principal.description,
+                trust_policy=context.apply(lambda ctx: trust_policy(API_PRINCIPAL, principal, ctx)),
+                permission_policy=context.apply(lambda ctx: permission_policy(API_PRINCIPAL, integration, config.tables, ctx)),
+                review=_review(API_PRINCIPAL, principal, integration, config),
+                tags=tags,
+            ),
+        )
+    api = Api(
+        "api",
+        ApiArgs(
+            name=api_name(config.project, config.stack, config.api.name),
+            description=config.api.description,
+            specs=specs,
+            partition=partition,
+            region=settings.region,
+            user_pool_arn=app_identity.user_pool_arn if app_identity is not None else None,
+            integration_role_arn=integration_role.role.arn if integration_role is not None else None,
+            log_key_arn=ops_key.key.arn,
+            log_retention_days=settings.apiLogRetentionDays,
+            execution_log_level=settings.apiExecutionLogLevel,
+            throttle_rate=settings.apiThrottle.rateLimit,
+            throttle_burst=settings.apiThrottle.burstLimit,
+            cors_origin=settings.apiCorsOrigins[0] if settings.apiCorsOrigins else None,
+            waf_acl_arn=settings.apiWafAclArn or None,
+            tags=tags,
+        ),
+    )
+    iam = iam_routes(specs)
+    owner = cognito_principal(config.access)
+    if iam and owner is not None:
+        # Callers of iam routes sign with the cognitoUser role: it needs execute-api:Invoke on
+        # exactly those routes. A policy of its own, since the API id is only known after apply.
+        invoke = pulumi.Output.all(partition, account_id, api.rest_api.id).apply(
+            lambda v: invoke_policy(v[0], v[1], settings.region, v[2], STAGE_NAME, iam)
+        )
+        aws.iam.RolePolicy(
+            f"{owner}-role-invoke",
+            name="invoke-iam-routes",
+            role=roles[owner].role.id,
+            policy=pulumi.Output.json_dumps(invoke),
+            opts=pulumi.ResourceOptions(parent=roles[owner]),
+        )
+    return {"url": api.stage.invoke_url, "id": api.rest_api.id, "stage": STAGE_NAME}
+
+
+def _review(name: str, principal: Any, model: Any, config: BlueprintConfig) -> dict[str, Any]:
+    return {
+        "kind": principal.kind,
+        "description": principal.description,
+        "service": principal.service,
+        "ownerVariable": owner_variable(principal),
+        "grants": [
+            asdict(grant_summary(g_name, grant, principal, config.tables[grant.table]))
+            for g_name, grant in principal_grants(model, name)
+        ],
+    }
+
+
+def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], partition: pulumi.Output[str]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """Cognito (when a cognitoUser principal exists) and one role per principal."""
     settings, model = config.settings, config.access
     tags = {**settings.tags, **standard_tags(config.project, config.stack)}
@@ -84,6 +180,8 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
                 deletion_protection=settings.deletionProtection,
                 protect=settings.protect,
                 retain_on_delete=settings.retainOnDelete,
+                partition=partition,
+                account_id=account_id,
                 tags=tags,
             ),
         )
@@ -92,16 +190,7 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
         principal = model.principals[name]
         pool_id = identity.identity_pool.id if identity and principal.kind == "cognitoUser" else None
         trusted = settings.principalTrust.get(name, [])
-        review = {
-            "kind": principal.kind,
-            "description": principal.description,
-            "service": principal.service,
-            "ownerVariable": owner_variable(principal),
-            "grants": [
-                asdict(grant_summary(g_name, grant, principal, config.tables[grant.table]))
-                for g_name, grant in principal_grants(model, name)
-            ],
-        }
+        review = _review(name, principal, model, config)
         role = AccessRole(
             f"{name}-role",
             AccessRoleArgs(
@@ -113,14 +202,14 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
                 tags=tags,
             ),
         )
-        roles[name] = role.role.arn
+        roles[name] = role
         if identity is not None and principal.kind == "cognitoUser":
             identity.attach_authenticated_role("app-identity", role.role.arn)
-    outputs: dict[str, Any] = {"roles": roles}
+    outputs: dict[str, Any] = {"roles": {name: role.role.arn for name, role in roles.items()}}
     if identity is not None:
         outputs["cognito"] = {
             "userPoolId": identity.user_pool_id,
             "userPoolClientId": identity.client_id,
             "identityPoolId": identity.identity_pool.id,
         }
-    return outputs
+    return outputs, identity, roles

@@ -19,13 +19,15 @@ from pydantic import BaseModel, ValidationError
 from . import rules
 from .errors import ConfigError, Problem
 from .access import access_findings, trust_findings
+from .api_model import Api, ApiModel
+from .api_rules import api_findings
 from .model import Access, AccessModel, StackSettings, TableModel, Tables
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
 PROVIDER_KEYS = {"aws:region", "aws:allowedAccountIds", "aws:profile", "aws:assumeRoles"}
 # Keys declared once for the project; environments may not redefine the data model.
-MODEL_KEYS = ("tables", "access")
+MODEL_KEYS = ("tables", "access", "api")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class BlueprintConfig:
     settings: StackSettings
     tables: Mapping[str, TableModel]
     access: AccessModel
+    api: ApiModel
 
 
 def known_regions() -> list[str]:
@@ -208,6 +211,7 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
 
     tables_data = decoded.pop("tables", None)
     access_data = decoded.pop("access", {})
+    api_data = decoded.pop("api", {})
     settings, settings_errors = _validate(StackSettings, decoded) if "region" in decoded else (None, [])
     for loc, message in settings_errors:
         if loc and loc[0] in undecodable:
@@ -242,10 +246,26 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
         report.add(f"{ns}{head}", rest, message)
 
     access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings)
+    api = _load_api(report, f"{ns}api", api_data, tables, access)
 
-    if report.problems or settings is None or tables is None or access is None:
+    if report.problems or settings is None or tables is None or access is None or api is None:
         raise ConfigError(stack_name, report.problems)
-    return BlueprintConfig(project=project.name, stack=stack_name, settings=settings, tables=dict(tables), access=access)  # type: ignore[arg-type]
+    return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api)  # type: ignore[arg-type]
+
+
+def _load_api(
+    report: _Reporter, key: str, data: Any, tables: Optional[Mapping[str, TableModel]], access: Optional[AccessModel]
+) -> Optional[ApiModel]:
+    parsed, errors = _validate(Api, {"api": data})
+    for loc, message in errors:
+        report.add(key, _path_of(loc[1:]), message)
+    if parsed is None:
+        return None
+    api: ApiModel = parsed.api  # type: ignore[attr-defined]
+    if tables is not None and access is not None:
+        for path, message in api_findings(api, tables, access):
+            report.add(key, path, message)
+    return api
 
 
 def _load_access(

@@ -67,11 +67,19 @@ STATEMENT_PURPOSES = {
 }
 
 
+STATEMENT_PURPOSES["CloudWatchLogsUseKeyForThisAccountsLogGroups"] = (
+    "CloudWatch Logs may encrypt and decrypt log events, only for log groups of this account and region."
+)
+
+
+STATEMENT_PURPOSES["CloudWatchLogsDescribesKey"] = "CloudWatch Logs may read the key's metadata."
+
+
 def account_root_arn(partition: str, account_id: str) -> str:
     return f"arn:{partition}:iam::{account_id}:root"
 
 
-def table_key_policy(partition: str, account_id: str, region: str, admin_arns: Sequence[str]) -> dict:
+def _administration(partition: str, account_id: str, admin_arns: Sequence[str]) -> list[dict]:
     root = account_root_arn(partition, account_id)
     statements: list[dict] = [
         {
@@ -93,6 +101,12 @@ def table_key_policy(partition: str, account_id: str, region: str, admin_arns: S
                 "Resource": "*",
             }
         )
+    return statements
+
+
+def table_key_policy(partition: str, account_id: str, region: str, admin_arns: Sequence[str]) -> dict:
+    root = account_root_arn(partition, account_id)
+    statements = _administration(partition, account_id, admin_arns)
     statements += [
         {
             "Sid": "UseOnlyThroughDynamoDBInThisAccountAndRegion",
@@ -116,3 +130,47 @@ def table_key_policy(partition: str, account_id: str, region: str, admin_arns: S
         },
     ]
     return {"Version": "2012-10-17", "Id": "ddb-blueprint-table-key", "Statement": statements}
+
+
+LOGS_USE_ACTIONS = sorted(
+    [
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]
+)
+
+
+def ops_key_policy(partition: str, account_id: str, region: str, admin_arns: Sequence[str]) -> dict:
+    """The key of the stack's operational data (API logs), used by CloudWatch Logs only for this
+    account's log groups in this region (the encryption context names the log group)."""
+    statements = _administration(partition, account_id, admin_arns)
+    statements.append(
+        {
+            "Sid": "CloudWatchLogsUseKeyForThisAccountsLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": LOGS_USE_ACTIONS,
+            "Resource": "*",
+            # StringLike rather than ArnLike: the context key is typed String (same matching).
+            "Condition": {
+                "StringLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                }
+            },
+        }
+    )
+    # DescribeKey carries no encryption context, so it cannot share the statement above.
+    statements.append(
+        {
+            "Sid": "CloudWatchLogsDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:DescribeKey"],
+            "Resource": "*",
+        }
+    )
+    return {"Version": "2012-10-17", "Id": "ddb-blueprint-ops-key", "Statement": statements}

@@ -126,6 +126,14 @@ class ExistingUserPool(Strict):
     userPoolClientId: str = Field(pattern=r"^[\w+]+$", description="Id of its app client the apps use.")
 
 
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class ApiThrottle(Strict):
+    rateLimit: int = Field(ge=1, le=10_000, description="Steady requests per second for the whole stage.")
+    burstLimit: int = Field(ge=1, le=5_000, description="Requests accepted in a burst.")
+
+
 class StackSettings(Strict):
     """Everything a stack file may set (keys without the `ddb-blueprint:` namespace)."""
 
@@ -147,6 +155,42 @@ class StackSettings(Strict):
     existingUserPool: Optional[ExistingUserPool]
     cognitoMfa: MfaMode
     principalTrust: dict[str, list[str]]
+    apiThrottle: ApiThrottle
+    apiLogRetentionDays: int
+    apiExecutionLogLevel: Literal["ERROR", "INFO"]
+    apiCorsOrigins: list[str]
+    apiWafAclArn: str
+
+    @field_validator("apiLogRetentionDays")
+    @classmethod
+    def _retention_is_a_cloudwatch_value(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch Logs' retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return days
+
+    @field_validator("apiCorsOrigins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        import re
+
+        if len(origins) > 1:
+            raise ValueError(
+                "one origin per stack: API Gateway answers AWS-integration routes with a static "
+                "Access-Control-Allow-Origin header"
+            )
+        for origin in origins:
+            if not re.match(r"^(https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?)$", origin):
+                raise ValueError(f"{origin!r} is not an exact origin (https://host[:port], or http://localhost[:port]); no wildcards")
+        return origins
+
+    @field_validator("apiWafAclArn")
+    @classmethod
+    def _waf_arn(cls, arn: str) -> str:
+        import re
+
+        if arn and not re.match(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[\w-]+$", arn):
+            raise ValueError("must be a regional WAFv2 web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>) or empty")
+        return arn
 
     @field_validator("existingUserPool", mode="before")
     @classmethod
@@ -236,3 +280,4 @@ class Access(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     access: AccessModel
+

@@ -23,3 +23,11 @@ def role_name(project: str, stack: str, principal: str) -> str:
 
 def cognito_name(project: str, stack: str) -> str:
     return f"{project}-{stack}"
+
+
+def ops_key_alias_name(project: str, stack: str) -> str:
+    return f"alias/{project}/{stack}/ops"
+
+
+def api_name(project: str, stack: str, api: str) -> str:
+    return f"{project}-{stack}-{api}"

@@ -24,11 +24,14 @@ class AppIdentityArgs:
     deletion_protection: bool
     protect: bool
     retain_on_delete: bool
+    partition: pulumi.Input[str]
+    account_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
 
 
 class AppIdentity(pulumi.ComponentResource):
     user_pool_id: pulumi.Output[str]
+    user_pool_arn: pulumi.Output[str]
     client_id: pulumi.Output[str]
     identity_pool: aws.cognito.IdentityPool
 
@@ -37,6 +40,9 @@ class AppIdentity(pulumi.ComponentResource):
         if args.existing is not None:
             self.user_pool_id = pulumi.Output.from_input(args.existing.userPoolId)
             self.client_id = pulumi.Output.from_input(args.existing.userPoolClientId)
+            self.user_pool_arn = pulumi.Output.all(args.partition, args.account_id).apply(
+                lambda pa: f"arn:{pa[0]}:cognito-idp:{args.region}:{pa[1]}:userpool/{args.existing.userPoolId}"  # type: ignore[union-attr]
+            )
         else:
             self._create_user_pool(name, args)
         provider_name = pulumi.Output.concat("cognito-idp.", args.region, ".amazonaws.com/", self.user_pool_id)
@@ -102,6 +108,7 @@ class AppIdentity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.user_pool_id = pool.id
+        self.user_pool_arn = pool.arn
         self.client_id = client.id
 
     def attach_authenticated_role(self, name: str, role_arn: pulumi.Input[str]) -> None:

@@ -1,16 +1,18 @@
-"""Customer-managed KMS key for the tables of one stack in one region (GOTCHAS K1, K5)."""
+"""Customer-managed KMS keys of one stack in one region: the tables' key (GOTCHAS K1, K5) and the
+operational key (API logs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from ..kms_policy import table_key_policy
+from ..kms_policy import ops_key_policy, table_key_policy
 
 TYPE = "ddb-blueprint:index:TableKey"
+PolicyBuilder = Callable[[str, str, str, Any], dict]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,11 +34,14 @@ class TableKeyArgs:
 class TableKey(pulumi.ComponentResource):
     """One symmetric CMK with rotation, an explicit key policy and an alias."""
 
+    TYPE: ClassVar[str] = TYPE
+    POLICY: ClassVar[PolicyBuilder] = staticmethod(table_key_policy)  # type: ignore[assignment]
+    PURPOSE: ClassVar[str] = "the DynamoDB tables"
     key: aws.kms.Key
     alias: aws.kms.Alias
 
     def __init__(self, name: str, args: TableKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         self.key = self._create_key(name, args)
         self.alias = aws.kms.Alias(
             f"{name}-alias",
@@ -49,11 +54,11 @@ class TableKey(pulumi.ComponentResource):
 
     def _create_key(self, name: str, args: TableKeyArgs) -> aws.kms.Key:
         policy = pulumi.Output.all(args.partition, args.account_id).apply(
-            lambda pa: table_key_policy(pa[0], pa[1], args.region, args.admin_arns)
+            lambda pa: self.POLICY(pa[0], pa[1], args.region, args.admin_arns)
         )
         return aws.kms.Key(
             name,
-            description=f"Encrypts the DynamoDB tables of {args.alias_name.removeprefix('alias/')} in {args.region}",
+            description=f"Encrypts {self.PURPOSE} of {args.alias_name.removeprefix('alias/')} in {args.region}",
             key_usage="ENCRYPT_DECRYPT",
             customer_master_key_spec="SYMMETRIC_DEFAULT",
             enable_key_rotation=True,
@@ -67,3 +72,11 @@ class TableKey(pulumi.ComponentResource):
                 parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
             ),
         )
+
+
+class OpsKey(TableKey):
+    """The stack's key for operational data: API access and execution logs."""
+
+    TYPE = "ddb-blueprint:index:OpsKey"
+    POLICY = staticmethod(ops_key_policy)  # type: ignore[assignment]
+    PURPOSE = "the logs"

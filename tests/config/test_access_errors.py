@@ -17,6 +17,7 @@ def access_problems(scratch, change, stack_config=None):
     access = copy.deepcopy(ACCESS)
     change(access)
     scratch.set_model("access", access)
+    scratch.set_model("api", {})  # these tests are about the access model alone
     return problems(scratch, stack_config or BASE)
 
 

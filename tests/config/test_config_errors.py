@@ -30,6 +30,7 @@ def problems(scratch, config: dict | str, tables: dict | None = None, stack: str
     if tables is not None:
         scratch.set_tables(tables)
         scratch.set_model("access", {})  # these tests are about the tables alone
+        scratch.set_model("api", {})
     scratch.write_stack(stack, config)
     try:
         project = read_project(scratch.root, stack)

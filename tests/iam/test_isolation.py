@@ -24,7 +24,7 @@ def load(stack: str, out: Path):
     plan = preview(REPO, stack, out).plan
     config = load_for_stack(REPO, stack, cli_config(read_project(REPO), read_stack(REPO, stack)))
     policies = {r["name"].removesuffix("-role-access"): json.loads(r["inputs"]["policy"])
-                for r in plan["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"}
+                for r in plan["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["name"].endswith("-role-access")}
     ctx = ArnContext("aws", "123456789012", config.settings.region, "ddb-blueprint", stack)
     return config, policies, ctx
 

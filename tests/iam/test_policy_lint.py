@@ -31,7 +31,7 @@ def generated_policies(plan: dict) -> dict[str, tuple[str, dict]]:
     """
     found: dict[str, tuple[str, dict]] = {}
     for r in plan["resources"]:
-        if r["type"] == "aws:iam/rolePolicy:RolePolicy":
+        if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["name"].endswith("-role-access"):
             found[r["name"]] = ("identity", json.loads(r["inputs"]["policy"]))
         elif r["type"] == "aws:kms/key:Key":
             found[r["name"]] = ("resource", as_this_key(json.loads(r["inputs"]["policy"]), plan))

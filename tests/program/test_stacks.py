@@ -87,7 +87,7 @@ def test_physical_names_are_project_stack_table(plans):  # T12
 def test_tables_and_keys_are_protected_and_retained_outside_dev(plans, stack):  # T5
     plan = plans[stack]
     stateful = [r for r in plan["resources"] if r["type"] in (TABLE, KEY)]
-    assert len(stateful) == 5
+    assert len(stateful) == 6  # four tables, the tables' key and the ops (logs) key
     for r in stateful:
         assert r["options"]["protect"] and r["options"]["retainOnDelete"], r["urn"]
     for table in tables(plan).values():
