@@ -82,6 +82,49 @@ def _snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local(args: argparse.Namespace) -> int:
+    import time
+
+    from .local.api_plan import ApiPlanError
+    from .local.aws import LocalAwsError
+    from .local.runtime import LocalRuntime, LocalRuntimeError, curl_example, seed_catalogue
+    from .local.tokens import LocalIssuer
+    from .local.tour import run_tour
+    from .offline.preview import PreviewError
+
+    build = Path(args.out)
+    if args.token:
+        if not (PROJECT_ROOT / f"Pulumi.{args.stack}.yaml").exists():
+            print(f"error: no stack file Pulumi.{args.stack}.yaml", file=sys.stderr)
+            return EXIT_CONFIG
+        print(LocalIssuer.for_stack(build, args.stack).mint(args.token))
+        return 0
+    try:
+        with LocalRuntime(PROJECT_ROOT, args.stack, build, port=args.port) as runtime:
+            seeded = seed_catalogue(runtime)
+            print(f"local runtime for {args.stack}: API at {runtime.url} (DynamoDB and KMS in moto; {seeded} sample products)")
+            if args.tour:
+                print()
+                outcomes = run_tour(runtime)
+                failed = [o for o in outcomes if not o.ok]
+                print(f"\ntour: {len(outcomes) - len(failed)} of {len(outcomes)} steps as expected; local runtime stopped")
+                return EXIT_GUARDRAILS if failed else 0
+            print(f"try:  {curl_example(runtime)}")
+            print(f"a token for another user:  ./blueprint local {args.stack} --token bob")
+            print("Ctrl-C stops")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopped")
+        return 0
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (LocalRuntimeError, LocalAwsError, ApiPlanError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -120,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("stacks", nargs="*", help="stacks (default: every Pulumi.<stack>.yaml)")
     cmd.add_argument("--update", action="store_true", help="rewrite tests/snapshots/iam/<stack>.json")
     cmd.set_defaults(run=_snapshots)
+    for name, helptext in (("local", "serve the stack's API on localhost against moto (Ctrl-C stops)"),
+                           ("tour", "start the local runtime, run a scripted tour of the API, stop")):
+        cmd = commands.add_parser(name, help=helptext)
+        cmd.add_argument("stack", help="stack name: dev, staging or prod")
+        cmd.add_argument("--port", type=int, default=0 if name == "tour" else 8080, help="gateway port on 127.0.0.1")
+        cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
+        cmd.add_argument("--token", metavar="USER", help="print a local ID token for USER and exit")
+        cmd.set_defaults(run=_local, tour=name == "tour")
     cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")

@@ -131,7 +131,7 @@ def _value_json(ctx: _Context, attribute: str, source: str) -> str:
         return f'{{"N": "$expires_{name.split(":")[1]}"}}'
     field = ctx.route.body[name]
     if field.type in ("integer", "number") or declared == "N":
-        return f'{{"N": "$body_{name}"}}'
+        return f'{{"N": "$text_{name}"}}'
     if field.type == "boolean":
         return f'{{"BOOL": $body_{name}}}'
     return f'{{"S": "{escaped(f"$body_{name}")}"}}'
@@ -144,8 +144,9 @@ def _body_setup(route: Route) -> list[str]:
         check = {"integer": INTEGER, "number": NUMBER}.get(field.type)
         if check:
             # The request validator already checked the JSON schema; numbers are checked again
-            # because they are placed into the DynamoDB request unquoted-by-us (GOTCHAS A3).
-            lines.append(f"#if(\"$!body_{name}\" != \"\" && !\"$body_{name}\".matches('{check}'))#set($invalid = true)#end")
+            # because they are placed into the DynamoDB request as they are (GOTCHAS A3).
+            lines.append(f"#set($text_{name} = \"$!body_{name}\")")
+            lines.append(f"#if($text_{name} != \"\" && !$text_{name}.matches('{check}'))#set($invalid = true)#end")
         if field.type == "boolean":
             lines.append(f"#if(\"$!body_{name}\" != \"\" && \"$body_{name}\" != \"true\" && \"$body_{name}\" != \"false\")#set($invalid = true)#end")
         if field.required:
@@ -158,6 +159,17 @@ def _server_setup(route: Route) -> list[str]:
     lines = ["#set($nowSeconds = $context.requestTimeEpoch / 1000)"]
     for seconds in sorted({s.split(":")[1] for s in sources if s.startswith("server.expiresIn:")}):
         lines.append(f"#set($expires_{seconds} = $nowSeconds + {seconds})")
+    return lines
+
+
+def _floor_setup(route: Route) -> list[str]:
+    """For ADD with a floor: the smallest current value that keeps the result at or above it."""
+    lines = []
+    for i, (attribute, source) in enumerate(route.add.items()):
+        if attribute in route.keepAtLeast:
+            lines.append(f"#set($floor_{i} = {route.keepAtLeast[attribute]} - $body_{source_name(source)})")
+            lines.append(f"#set($min_{i} = \"$!floor_{i}\")")
+            lines.append(f"#if(!$min_{i}.matches('{INTEGER}'))#set($invalid = true)#end")
     return lines
 
 
@@ -202,7 +214,7 @@ def _example(ctx: _Context) -> str:
 def request_template(ctx: _Context) -> str:
     r = ctx.route
     lines = [_header(ctx, "request", _example(ctx)).rstrip("\n"), "#set($invalid = false)", identity_setup(r, ctx.owner_identity)]
-    lines += _server_setup(r) + _body_setup(r)
+    lines += _server_setup(r) + _body_setup(r) + _floor_setup(r)
     if r.operation == "Query":
         lines += _query_setup(ctx)
     lines.append("#if($invalid)")
@@ -294,11 +306,7 @@ def _update_body(ctx: _Context) -> list[str]:
         ("SET " + ", ".join(set_parts)) if set_parts else "",
         ("ADD " + ", ".join(add_parts)) if add_parts else "",
     ) if p)
-    lines = []
-    for i, (attribute, source) in enumerate(r.add.items()):
-        if attribute in r.keepAtLeast:
-            lines.append(f"#set($min_{i} = {r.keepAtLeast[attribute]} - $body_{source_name(source)})")
-    lines += [
+    lines = [
         "{",
         f'  "TableName": {json.dumps(ctx.table_name)},',
         f'  "Key": {_key_json(ctx)},',

@@ -65,7 +65,7 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
         project = read_project(root, stack)
         config = cli_config(project, read_stack(root, stack))
         # Validate before the program runs so errors come back as data, not as a failed run.
-        load_for_stack(root, stack, config)
+        blueprint = load_for_stack(root, stack, config)
     except ConfigError as exc:
         raise PreviewError(exc.render()) from None
     try:
@@ -76,10 +76,25 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
     plan_path = out_dir / stack / "plan.json"
     changes = _changes_since(plan_path, plan)
     write_plan(plan, plan_path)
+    if blueprint.api.routes:
+        write_openapi(blueprint, out_dir / stack / "openapi.json")
     report = evaluate_guardrails(root, stack, plan)
     guardrails_path = out_dir / stack / "guardrails.json"
     write_plan(report.to_dict(), guardrails_path)
     return PreviewResult(plan, plan_path, report, guardrails_path, changes)
+
+
+def write_openapi(config: Any, path: Path) -> None:
+    """The API's OpenAPI document for app teams; the stage URL is only known after apply."""
+    from ..naming import api_name
+    from ..openapi import openapi_document, openapi_json
+
+    document = openapi_document(
+        config.api, config.tables, title=api_name(config.project, config.stack, config.api.name),
+        version=config.stack, server_url=None, cors_origins=config.settings.apiCorsOrigins,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(openapi_json(document), encoding="utf-8")
 
 
 def _changes_since(previous_path: Path, plan: dict[str, Any]) -> Optional[list[Change]]:

@@ -1,0 +1,189 @@
+"""The local runtime: moto as the AWS endpoint, the stack's keys and tables created from the plan,
+and the plan's API served on localhost by the local gateway."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from ..offline.mockrun import PLACEHOLDER_ACCOUNT
+from ..offline.preview import preview
+from .api_plan import load_api
+from .aws import LocalAws, LocalStack, bootstrap, plan_region
+from .gateway import HttpRequest, LocalGateway
+from .tokens import LocalIssuer
+
+CREDENTIALS = Credentials("local", "local")
+
+
+class LocalRuntimeError(Exception):
+    pass
+
+
+def dynamodb_caller(endpoint: str, region: str):
+    """(action, JSON body) -> (status, body): DynamoDB's JSON protocol, signed, to the local endpoint."""
+    session = requests.Session()
+    session.trust_env = False  # never a proxy: localhost only
+
+    def call(action: str, body: str) -> tuple[int, str]:
+        request = AWSRequest(
+            method="POST",
+            url=endpoint + "/",
+            data=body.encode("utf-8"),
+            headers={"X-Amz-Target": f"DynamoDB_20120810.{action}", "Content-Type": "application/x-amz-json-1.0"},
+        )
+        SigV4Auth(CREDENTIALS, "dynamodb", region).add_auth(request)
+        response = session.post(endpoint + "/", data=request.body, headers=dict(request.headers), timeout=30)
+        return response.status_code, response.text
+
+    return call
+
+
+class _Handler(BaseHTTPRequestHandler):
+    gateway: LocalGateway  # set on the subclass made per server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+        response = self.gateway.handle(HttpRequest(self.command, self.path, dict(self.headers.items()), body))
+        payload = response.body.encode("utf-8")
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet: the tour prints its own lines)
+        pass
+
+
+@dataclass
+class LocalRuntime:
+    """Start with `with LocalRuntime(root, stack) as runtime:`; `runtime.url` is the API base URL."""
+
+    root: Path
+    stack: str
+    build_dir: Optional[Path] = None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.build_dir = self.build_dir or self.root / "build"
+        self._aws: Optional[LocalAws] = None
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self.plan: dict[str, Any] = {}
+        self.local: Optional[LocalStack] = None
+        self.issuer: Optional[LocalIssuer] = None
+        self.gateway: Optional[LocalGateway] = None
+
+    def __enter__(self) -> "LocalRuntime":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        assert self.build_dir is not None
+        self.plan = preview(self.root, self.stack, self.build_dir).plan
+        api = load_api(self.plan)
+        if api is None:
+            raise LocalRuntimeError(f"stack {self.stack!r} declares no API routes (ddb-blueprint:api)")
+        region = plan_region(self.plan) or "us-east-1"
+        self._aws = LocalAws(region).start()
+        self.local = bootstrap(self.plan, self._aws)
+        self.issuer = LocalIssuer.for_stack(self.build_dir, self.stack)
+        tables = {t.name: t for t in self.local.tables.values()}
+        partition_keys = {r["inputs"]["name"]: r["inputs"]["hashKey"] for r in self.plan["resources"]
+                          if r["type"] == "aws:dynamodb/table:Table"}
+        self.gateway = LocalGateway(
+            api, self.issuer, dynamodb_caller(self._aws.endpoint_url, region), region=region,
+            account=PLACEHOLDER_ACCOUNT, table_arns={n: t.arn for n, t in tables.items()}, partition_keys=partition_keys,
+        )
+        handler = type("Handler", (_Handler,), {"gateway": self.gateway})
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None and self.gateway is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/{self.gateway.api.stage}"
+
+    def token(self, username: str) -> str:
+        assert self.issuer is not None
+        return self.issuer.mint(username)
+
+    def dynamodb(self) -> Any:
+        assert self._aws is not None
+        return self._aws.client("dynamodb")
+
+    def table_name(self, logical: str) -> str:
+        assert self.local is not None
+        return self.local.table(logical).name
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._aws is not None:
+            self._aws.stop()
+            self._aws = None
+
+
+SAMPLE_CATEGORIES = {"books": 25, "games": 3}
+
+
+def seed_catalogue(runtime: LocalRuntime) -> int:
+    """Local sample data: a catalogue to browse (products have no write route; they are managed
+    by the catalogue team's own tools)."""
+    client = runtime.dynamodb()
+    table = runtime.table_name("products")
+    count = 0
+    for category, n in SAMPLE_CATEGORIES.items():
+        for i in range(1, n + 1):
+            item = {
+                "productId": {"S": f"{category[0]}-{i:03d}"},
+                "category": {"S": category},
+                "name": {"S": f"{category.title()} volume {i:03d}"},
+                "price": {"N": str(Decimal("9.90") + i)},
+                "currency": {"S": "EUR"},
+                "stock": {"N": "5"},
+                "description": {"S": f"Sample {category} item {i} (local data)"},
+            }
+            client.put_item(TableName=table, Item=item)
+            count += 1
+    return count
+
+
+def curl_example(runtime: LocalRuntime) -> str:
+    token = runtime.token("alice")
+    return f"curl -s -H 'Authorization: {token}' '{runtime.url}/products?category=books&limit=5'"
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
