@@ -455,7 +455,9 @@ def success_template(ctx: _Context) -> tuple[str, int]:
         return head + body, 200
     if r.operation == "Query":
         parts = token_attributes(r, ctx.table)
-        token = ".".join(f"$util.base64Encode($lek.{a}.{t})" for a, t in parts)
+        # base64 needs no escaping, but every stored value reaching the output goes through the one
+        # escaping idiom, which the guardrail checks mechanically (A3).
+        token = ".".join(escaped(f"$util.base64Encode($lek.{a}.{t})") for a, t in parts)
         body = (
             "#set($items = $input.path('$.Items'))\n"
             '{"items": [\n'

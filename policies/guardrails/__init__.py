@@ -7,6 +7,7 @@ the pack runs in its own virtualenv. Importing never constructs a PolicyPack (GO
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from .api import API_POLICIES
 from .dynamodb import DYNAMODB_POLICIES
 from .iam import IAM_POLICIES
 from .kms import KMS_POLICIES
@@ -16,6 +17,6 @@ PACK_NAME = "ddb-blueprint-guardrails"
 # Every policy sets its own level; this is the pack default the engine would fall back to.
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
-POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES]
+POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *API_POLICIES]
 
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]

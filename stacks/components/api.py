@@ -29,9 +29,16 @@ ACCESS_LOG_FORMAT = {
     "responseLength": "$context.responseLength",
     "integrationStatus": "$context.integration.status",
     "integrationLatency": "$context.integration.latency",
-    "errorMessage": "$context.error.message",
+    "errorMessage": "$context.error.messageString",  # already a quoted JSON string: unquoted below
     "xrayTraceId": "$context.xrayTraceId",
 }
+
+
+def access_log_format() -> str:
+    """One JSON object per request; error messages may contain quotes, so the already-quoted
+    $context.error.messageString is placed unquoted."""
+    text = json.dumps(ACCESS_LOG_FORMAT)
+    return text.replace('"$context.error.messageString"', "$context.error.messageString")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,7 +282,7 @@ class Api(pulumi.ComponentResource):
             deployment=deployment.id,
             stage_name=STAGE_NAME,
             xray_tracing_enabled=True,
-            access_log_settings={"destination_arn": access_logs.arn, "format": json.dumps(ACCESS_LOG_FORMAT)},
+            access_log_settings={"destination_arn": access_logs.arn, "format": access_log_format()},
             tags=args.tags,
             opts=child,
         )

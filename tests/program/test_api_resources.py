@@ -74,7 +74,11 @@ def test_stage_has_logs_tracing_throttling_and_no_data_trace(plans):  # A6, A8
     plan = plans["prod"].plan
     [stage] = of_type(plan, "aws:apigateway/stage:Stage")
     assert stage["inputs"]["xrayTracingEnabled"] is True
-    assert json.loads(stage["inputs"]["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
+    log_format = stage["inputs"]["accessLogSettings"]["format"]
+    assert '"requestId": "$context.requestId"' in log_format
+    assert '"errorMessage": $context.error.messageString' in log_format  # quoted by API Gateway itself
+    sample = log_format.replace("$context.error.messageString", '"quote \\" inside"')
+    assert json.loads(sample.replace("$context", "context"))["errorMessage"] == 'quote " inside'  # valid JSON per line
     [settings] = of_type(plan, "aws:apigateway/methodSettings:MethodSettings")
     s = settings["inputs"]["settings"]
     assert (s["dataTraceEnabled"], s["loggingLevel"], s["metricsEnabled"]) == (False, "ERROR", True)
