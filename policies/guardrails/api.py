@@ -463,9 +463,15 @@ def _check_stage(stack: Stack, stage: PolicyResource, report_violation: ReportVi
             f"stage {stage.name}: xrayTracingEnabled {tracing.describe()}; set it to true (GOTCHAS A8)", stage.urn)
 
 
+# $context variables API Gateway already renders as quoted JSON strings; they stand unquoted.
+_QUOTED_BY_API_GATEWAY = re.compile(r"\$context\.(error\.messageString|authorizer\.error)")
+
+
 def _is_json_object(text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
     try:
-        return isinstance(text, str) and isinstance(json.loads(text), dict)
+        return isinstance(json.loads(_QUOTED_BY_API_GATEWAY.sub('"x"', text)), dict)
     except ValueError:
         return False
 

@@ -1127,3 +1127,10 @@ def test_real_cors_preflights_pass_the_method_rules(scratch: Any, tmp_path: Path
     assert preflights and all(r["inputs"]["authorization"] == "NONE" for r in preflights)
     rules = [p for p in API_POLICIES if p.name != TEMPLATES]
     assert evaluate_plan(plan, {}, policies=rules).results == []
+
+
+def test_access_log_format_may_place_api_gateways_quoted_message_unquoted():
+    from policies.guardrails.api import _is_json_object
+
+    assert _is_json_object('{"requestId": "$context.requestId", "errorMessage": $context.error.messageString}')
+    assert not _is_json_object('{"requestId": "$context.requestId", "errorMessage": $context.error.message}')
