@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .model import AccessModel, Grant, Principal, TableModel
-from .naming import key_alias_name, physical_table_name, role_name
+from .naming import key_alias_name, ops_key_alias_name, physical_table_name, role_name
 
 VERSION = "2012-10-17"
 
@@ -113,7 +113,8 @@ def index_partition_attributes(table: TableModel, index: str) -> list[str]:
 
 
 def access_findings(
-    access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str, trust: Mapping[str, list[str]]
+    access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str, trust: Mapping[str, list[str]],
+    topics: Iterable[str] = (),
 ) -> list[Finding]:
     found: list[Finding] = []
     cognito = [n for n, p in access.principals.items() if p.kind == "cognitoUser"]
@@ -124,6 +125,9 @@ def access_findings(
         if not any(g.principal == name for g in access.grants.values()):
             found.append((f"principals.{name}", "has no grant; grant it something or remove it"))
     for name, grant in access.grants.items():
+        if grant.topic is not None or grant.table is None:
+            found += [(f"grants.{name}{sub}", msg) for sub, msg in _topic_grant_findings(grant, access, set(topics))]
+            continue
         found += [(f"grants.{name}{sub}", msg) for sub, msg in _grant_findings(grant, access, tables)]
     if not found:
         found += _size_findings(access, tables, project, stack)
@@ -179,6 +183,21 @@ def _principal_findings(name: str, principal: Principal, project: str, stack: st
     return found
 
 
+def _topic_grant_findings(grant: Grant, access: AccessModel, topics: set[str]) -> list[Finding]:
+    found: list[Finding] = []
+    if grant.table is not None and grant.topic is not None:
+        return [("", "a grant is on a table or on a topic, not both")]
+    if grant.topic is None:
+        return [(".table", "a grant names a table or a topic")]
+    if grant.principal not in access.principals:
+        found.append((".principal", f"no principal {grant.principal!r}; principals: {', '.join(sorted(access.principals))}"))
+    if grant.topic not in topics:
+        found.append((".topic", f"no topic {grant.topic!r} in ddb-blueprint:functions.topics ({', '.join(sorted(topics)) or 'none'})"))
+    if grant.access != ["publish"] or grant.actions or grant.indexes or grant.rowScope or grant.attributes:
+        found.append((".access", "a topic grant is exactly access: [publish]"))
+    return found
+
+
 def _grant_findings(grant: Grant, access: AccessModel, tables: Mapping[str, TableModel]) -> list[Finding]:
     found: list[Finding] = []
     principal = access.principals.get(grant.principal)
@@ -189,6 +208,8 @@ def _grant_findings(grant: Grant, access: AccessModel, tables: Mapping[str, Tabl
         found.append((".table", f"no table {grant.table!r}; tables: {', '.join(sorted(tables))}"))
     if not grant.access and not grant.actions:
         found.append(("", "grants nothing: set access (read, write, stream) or actions"))
+    if "publish" in grant.access:
+        found.append((".access", "publish applies to topic grants"))
     for action in grant.actions:
         if action not in ITEM_ACTIONS:
             found.append((".actions", f"{action!r} is not a DynamoDB item action (allowed: {', '.join(sorted(ITEM_ACTIONS))})"))
@@ -311,6 +332,28 @@ def _key_statement(sid: str, grant: Grant, ctx: ArnContext) -> dict[str, Any]:
     }
 
 
+def topic_arn(ctx: ArnContext, topic: str) -> str:
+    return f"arn:{ctx.partition}:sns:{ctx.region}:{ctx.account}:{ctx.project}-{ctx.stack}-{topic}"
+
+
+def topic_statements(name: str, grant: Grant, ctx: ArnContext) -> list[dict[str, Any]]:
+    """Publishing to an encrypted topic: sns:Publish (PublishBatch too) on it, and its key through SNS."""
+    sid = pascal(name)
+    return [
+        {"Sid": f"{sid}Publish", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn(ctx, str(grant.topic))},
+        {
+            "Sid": f"{sid}TopicKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account}:key/*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": [ops_key_alias_name(ctx.project, ctx.stack)]},
+                "StringEquals": {"kms:ViaService": f"sns.{ctx.region}.amazonaws.com"},
+            },
+        },
+    ]
+
+
 def principal_grants(access: AccessModel, principal: str) -> list[tuple[str, Grant]]:
     return sorted((n, g) for n, g in access.grants.items() if g.principal == principal)
 
@@ -321,7 +364,10 @@ def permission_policy(
     principal = access.principals[principal_name]
     statements: list[dict[str, Any]] = []
     for name, grant in principal_grants(access, principal_name):
-        statements += grant_statements(name, grant, principal, tables[grant.table], ctx)
+        if grant.topic is not None:
+            statements += topic_statements(name, grant, ctx)
+        else:
+            statements += grant_statements(name, grant, principal, tables[str(grant.table)], ctx)
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -381,7 +427,9 @@ class GrantSummary:
     reason: str
 
 
-def grant_summary(name: str, grant: Grant, principal: Principal, table: TableModel) -> GrantSummary:
+def grant_summary(name: str, grant: Grant, principal: Principal, table: Optional[TableModel]) -> GrantSummary:
+    if table is None:
+        return GrantSummary(name, f"topic {grant.topic}", ["sns:Publish"], [], "publishes to the topic", [], grant.reason)
     if grant.rowScope == "owner":
         isolation = (
             f"row-scoped: only items whose partition key {table.partitionKey!r} equals {owner_variable(principal)}"

@@ -87,11 +87,36 @@ def route_specs(config: BlueprintConfig) -> list[RouteSpec]:
     return specs
 
 
-def resource_paths(specs: list[RouteSpec]) -> list[str]:
+@dataclass(frozen=True)
+class ProxyRouteSpec:
+    """A route served by a Lambda function (proxy integration), Cognito-authorized."""
+
+    route_id: str
+    method: str
+    path: str
+    description: str
+    source: Any  # functions_model.RouteSource (body fields)
+    function: str
+
+    @property
+    def model_name(self) -> Optional[str]:
+        return model_name(self.route_id) if self.source.body else None
+
+
+def proxy_route_specs(config: BlueprintConfig) -> list[ProxyRouteSpec]:
+    return [
+        ProxyRouteSpec(name, fn.route.method, fn.route.path, fn.route.description, fn.route, name)
+        for name, fn in sorted(config.functions.functions.items())
+        if fn.route is not None
+    ]
+
+
+def resource_paths(specs: list[Any]) -> list[str]:
     """Every path prefix that needs an API Gateway resource, parents before children."""
     paths = set()
     for spec in specs:
-        parts = spec.route.path.strip("/").split("/")
+        path = spec.route.path if hasattr(spec, "route") else spec.path
+        parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             paths.add("/" + "/".join(parts[:i]))
     return sorted(paths, key=lambda p: (p.count("/"), p))

@@ -13,7 +13,9 @@ from .access import ArnContext, grant_summary, invoke_policy, owner_variable, pe
 from .components.access_role import AccessRole, AccessRoleArgs
 from .components.identity import AppIdentity, AppIdentityArgs
 from .api_rules import cognito_principal
-from .api_spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, route_specs
+from .api_spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs
+from .components.functions import Functions, FunctionsArgs
+from .runtime_config import PROJECT_ROOT
 from .components.api import Api, ApiArgs
 from .components.keys import OpsKey, TableKey, TableKeyArgs
 from .components.table import Table
@@ -45,9 +47,10 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
     )
 
     tables: dict[str, Any] = {}
+    components: dict[str, Table] = {}
     for name in sorted(config.tables):
         spec = resolve_table(config.project, config.stack, name, config.tables[name], settings)
-        table = Table(name, spec, key.key.arn)
+        table = components[name] = Table(name, spec, key.key.arn)
         tables[name] = {
             "name": table.table.name,
             "arn": table.table.arn,
@@ -63,16 +66,34 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name}},
         **access,
     }
-    if config.api.routes:
-        outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles)
+    ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
+        config.api.routes or config.functions.functions) else None
+    functions = None
+    if config.functions.functions:
+        functions = Functions(
+            "functions",
+            FunctionsArgs(
+                project=config.project, stack=config.stack, region=settings.region, root=config.root or PROJECT_ROOT,
+                build_dir=(config.root or PROJECT_ROOT) / "build" / config.stack, functions=dict(config.functions.functions),
+                topics={n: t.description for n, t in config.functions.topics.items()}, roles=roles,
+                table_names={n: t.table.name for n, t in components.items()},
+                stream_arns={n: t.table.stream_arn for n, t in components.items()},
+                ops_key_arn=ops_key.key.arn, partition=partition.partition, account_id=identity.account_id,  # type: ignore[union-attr]
+                runtime=settings.lambdaRuntime, layer_arn=settings.powertoolsLayerArn,
+                log_retention_days=settings.functionLogRetentionDays, concurrency=settings.functionConcurrency,
+                tags={**settings.tags, **standard_tags(config.project, config.stack)},
+            ),
+        )
+        outputs["functions"] = {n: f.arn for n, f in functions.functions.items()}
+        outputs["topics"] = {n: t.arn for n, t in functions.topics.items()}
+    if config.api.routes or proxy_route_specs(config):
+        outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles, ops_key, functions)
     return outputs
 
 
-def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_identity: Any, roles: dict[str, Any]) -> dict[str, Any]:
-    """The ops key for its logs, the integration role, the API, and invoke rights for iam routes."""
+def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:
     settings = config.settings
-    tags = {**settings.tags, **standard_tags(config.project, config.stack)}
-    ops_key = OpsKey(
+    return OpsKey(
         f"ops-key-{settings.region}",
         TableKeyArgs(
             region=settings.region,
@@ -82,12 +103,20 @@ def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_ide
             admin_arns=settings.keyAdminArns,
             deletion_window_days=settings.keyDeletionWindowDays,
             rotation_period_days=settings.keyRotationPeriodDays,
-            # Logs are not the system of record: the key follows the stack's protection settings too.
+            # Logs, topics and queues are not the system of record; the key still follows the
+            # stack's protection settings.
             protect=settings.protect,
             retain_on_delete=settings.retainOnDelete,
-            tags=tags,
+            tags={**settings.tags, **standard_tags(config.project, config.stack)},
         ),
     )
+
+
+def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_identity: Any, roles: dict[str, Any],
+               ops_key: Any, functions: Any) -> dict[str, Any]:
+    """The integration role, the API (direct and function routes), and invoke rights for iam routes."""
+    settings = config.settings
+    tags = {**settings.tags, **standard_tags(config.project, config.stack)}
     specs = route_specs(config)
     integration = integration_access(config)
     integration_role = None
@@ -113,6 +142,8 @@ def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_ide
             name=api_name(config.project, config.stack, config.api.name),
             description=config.api.description,
             specs=specs,
+            proxy_specs=proxy_route_specs(config),
+            proxy_functions=functions.functions if functions is not None else {},
             partition=partition,
             region=settings.region,
             user_pool_arn=app_identity.user_pool_arn if app_identity is not None else None,
@@ -152,7 +183,7 @@ def _review(name: str, principal: Any, model: Any, config: BlueprintConfig) -> d
         "service": principal.service,
         "ownerVariable": owner_variable(principal),
         "grants": [
-            asdict(grant_summary(g_name, grant, principal, config.tables[grant.table]))
+            asdict(grant_summary(g_name, grant, principal, config.tables.get(grant.table or "")))
             for g_name, grant in principal_grants(model, name)
         ],
     }

@@ -20,6 +20,7 @@ from . import rules
 from .errors import ConfigError, Problem
 from .access import access_findings, trust_findings
 from .api_model import Api, ApiModel
+from .functions_model import Functions, FunctionsModel, functions_findings
 from .api_rules import api_findings
 from .model import Access, AccessModel, StackSettings, TableModel, Tables
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
@@ -27,7 +28,7 @@ from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_st
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
 PROVIDER_KEYS = {"aws:region", "aws:allowedAccountIds", "aws:profile", "aws:assumeRoles"}
 # Keys declared once for the project; environments may not redefine the data model.
-MODEL_KEYS = ("tables", "access", "api")
+MODEL_KEYS = ("tables", "access", "api", "functions")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class BlueprintConfig:
     tables: Mapping[str, TableModel]
     access: AccessModel
     api: ApiModel
+    functions: FunctionsModel
+    root: Optional[Path] = None  # where lambdas/ lives (function code)
 
 
 def known_regions() -> list[str]:
@@ -158,7 +161,9 @@ def _validate(model: type[BaseModel], data: dict) -> tuple[Optional[BaseModel], 
         return None, list(seen.items())
 
 
-def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str, stack: StackFile) -> BlueprintConfig:
+def load_config(
+    config: Mapping[str, str], project: ProjectFile, stack_name: str, stack: StackFile, root: Optional[Path] = None
+) -> BlueprintConfig:
     """Validate the CLI-shaped config map of one stack. Raises ConfigError listing every problem."""
     ns = f"{project.name}:"
     report = _Reporter(project, stack)
@@ -212,6 +217,7 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
     tables_data = decoded.pop("tables", None)
     access_data = decoded.pop("access", {})
     api_data = decoded.pop("api", {})
+    functions_data = decoded.pop("functions", {})
     settings, settings_errors = _validate(StackSettings, decoded) if "region" in decoded else (None, [])
     for loc, message in settings_errors:
         if loc and loc[0] in undecodable:
@@ -245,12 +251,20 @@ def load_config(config: Mapping[str, str], project: ProjectFile, stack_name: str
         head, _, rest = path.partition(".")
         report.add(f"{ns}{head}", rest, message)
 
-    access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings)
+    functions, function_errors = _validate(Functions, {"functions": functions_data})
+    for loc, message in function_errors:
+        report.add(f"{ns}functions", _path_of(loc[1:]), message)
+    functions_model: Optional[FunctionsModel] = functions.functions if functions is not None else None  # type: ignore[attr-defined]
+    topics = list(functions_model.topics) if functions_model is not None else []
+    access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings, topics)
     api = _load_api(report, f"{ns}api", api_data, tables, access)
+    if functions_model is not None and tables is not None and access is not None and api is not None:
+        for path, message in functions_findings(functions_model, tables, access, api, root, project.name, stack_name):
+            report.add(f"{ns}functions", path, message)
 
-    if report.problems or settings is None or tables is None or access is None or api is None:
+    if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)
-    return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api)  # type: ignore[arg-type]
+    return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root)  # type: ignore[arg-type]
 
 
 def _load_api(
@@ -276,6 +290,7 @@ def _load_access(
     project: str,
     stack: str,
     settings: Optional[StackSettings],
+    topics: list[str],
 ) -> Optional[AccessModel]:
     parsed, errors = _validate(Access, {"access": data})
     for loc, message in errors:
@@ -285,7 +300,7 @@ def _load_access(
     access: AccessModel = parsed.access  # type: ignore[attr-defined]
     trust = settings.principalTrust if settings is not None else {}
     if tables is not None:
-        for path, message in access_findings(access, tables, project, stack, trust):
+        for path, message in access_findings(access, tables, project, stack, trust, topics):
             report.add(key, path, message)
     if settings is not None:
         for path, message in trust_findings(access, trust):
@@ -303,4 +318,4 @@ def load_for_stack(root: Path, stack_name: str, config: Mapping[str, str]) -> Bl
     """Read the project and stack files under `root` (for attribution) and validate `config`."""
     project = read_project(root, stack_name)
     stack = read_stack(root, stack_name)
-    return load_config(config, project, stack_name, stack)
+    return load_config(config, project, stack_name, stack, root)

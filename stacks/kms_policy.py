@@ -73,6 +73,9 @@ STATEMENT_PURPOSES["CloudWatchLogsUseKeyForThisAccountsLogGroups"] = (
 
 
 STATEMENT_PURPOSES["CloudWatchLogsDescribesKey"] = "CloudWatch Logs may read the key's metadata."
+STATEMENT_PURPOSES["UseOnlyThroughSnsAndSqsInThisAccount"] = (
+    "Encrypted topics and queues: use through SNS or SQS only, by principals of this account whose IAM policy allows it."
+)
 
 
 def account_root_arn(partition: str, account_id: str) -> str:
@@ -145,8 +148,8 @@ LOGS_USE_ACTIONS = sorted(
 
 
 def ops_key_policy(partition: str, account_id: str, region: str, admin_arns: Sequence[str]) -> dict:
-    """The key of the stack's operational data (API logs), used by CloudWatch Logs only for this
-    account's log groups in this region (the encryption context names the log group)."""
+    """The key of the stack's operational data: logs (CloudWatch Logs only for this account's log
+    groups in this region; the encryption context names the log group), topics and queues."""
     statements = _administration(partition, account_id, admin_arns)
     statements.append(
         {
@@ -159,6 +162,23 @@ def ops_key_policy(partition: str, account_id: str, region: str, admin_arns: Seq
             "Condition": {
                 "StringLike": {
                     "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                }
+            },
+        }
+    )
+    # Topics and queues of the stack are encrypted with this key; their users reach it only
+    # through SNS or SQS, and only if their IAM policy allows it too (principal = account root).
+    statements.append(
+        {
+            "Sid": "UseOnlyThroughSnsAndSqsInThisAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root_arn(partition, account_id)},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [f"sns.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com"],
+                    "kms:CallerAccount": account_id,
                 }
             },
         }

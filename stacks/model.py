@@ -116,7 +116,7 @@ class TableOverride(Strict):
 
 
 PrincipalKind = Literal["cognitoUser", "service", "tenantRole"]
-AccessLevel = Literal["read", "write", "stream"]
+AccessLevel = Literal["read", "write", "stream", "publish"]
 OwnerIdentity = Literal["userPoolSub", "identityId"]
 MfaMode = Literal["OFF", "OPTIONAL", "ON"]
 
@@ -160,6 +160,26 @@ class StackSettings(Strict):
     apiExecutionLogLevel: Literal["ERROR", "INFO"]
     apiCorsOrigins: list[str]
     apiWafAclArn: str
+    functionLogRetentionDays: int
+    functionConcurrency: dict[str, int]
+    powertoolsLayerArn: str
+    lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+
+    @field_validator("functionLogRetentionDays")
+    @classmethod
+    def _function_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch Logs' retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return days
+
+    @field_validator("powertoolsLayerArn")
+    @classmethod
+    def _layer_arn(cls, arn: str) -> str:
+        import re
+
+        if not re.match(r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z0-9-]+):\d{12}:layer:[\w{}-]+:\d+$", arn):
+            raise ValueError("must be a Lambda layer version ARN (arn:aws:lambda:{region}:<account>:layer:<name>:<version>)")
+        return arn
 
     @field_validator("apiLogRetentionDays")
     @classmethod
@@ -250,8 +270,9 @@ class Principal(Strict):
 
 class Grant(Strict):
     principal: str = Field(description="The principal receiving the grant.")
-    table: str = Field(description="The table of the data model it applies to.")
-    access: list[AccessLevel] = Field(default=[], description="read, write and/or stream.")
+    table: Optional[str] = Field(default=None, description="The table of the data model it applies to.")
+    topic: Optional[str] = Field(default=None, description="Or: a topic of ddb-blueprint:functions it may publish to.")
+    access: list[AccessLevel] = Field(default=[], description="read, write and/or stream (tables); publish (topics).")
     actions: list[str] = Field(default=[], description="Explicit DynamoDB item actions, e.g. dynamodb:UpdateItem.")
     indexes: list[str] = Field(default=[], description="Indexes the principal may query (none unless listed).")
     rowScope: Optional[Literal["owner"]] = Field(

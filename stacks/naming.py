@@ -31,3 +31,7 @@ def ops_key_alias_name(project: str, stack: str) -> str:
 
 def api_name(project: str, stack: str, api: str) -> str:
     return f"{project}-{stack}-{api}"
+
+
+def function_name(project: str, stack: str, function: str) -> str:
+    return f"{project}-{stack}-{function}"

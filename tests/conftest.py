@@ -20,6 +20,7 @@ class ScratchProject:
             shutil.copy(REPO / name, root / name)
         (root / "stacks").symlink_to(REPO / "stacks")
         (root / "policies").symlink_to(REPO / "policies")
+        (root / "lambdas").symlink_to(REPO / "lambdas")
 
     def write_stack(self, stack: str, config: dict | str) -> Path:
         text = config if isinstance(config, str) else yaml.safe_dump({"config": config}, sort_keys=False)

@@ -9,6 +9,7 @@ from pulumi_policy import EnforcementLevel, Policy
 
 from .api import API_POLICIES
 from .dynamodb import DYNAMODB_POLICIES
+from .functions import FUNCTION_POLICIES
 from .iam import IAM_POLICIES
 from .kms import KMS_POLICIES
 from .protection import PROTECTION_POLICIES
@@ -17,6 +18,8 @@ PACK_NAME = "ddb-blueprint-guardrails"
 # Every policy sets its own level; this is the pack default the engine would fall back to.
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
-POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *API_POLICIES]
+# API_POLICIES stay last (tests/policies/test_guardrail_api.py reads them from the end).
+POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *FUNCTION_POLICIES,
+                          *API_POLICIES]
 
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]

@@ -44,8 +44,10 @@ POLICY_VERSION = "2012-10-17"
 WILDCARD = re.compile(r"[*?]")
 
 # Actions that cannot be scoped to a resource: the only ones allowed on Resource "*" (GOTCHAS L3).
+# X-Ray's API takes no resource: a traced function sends its segments and telemetry on "*".
 RESOURCELESS_ACTIONS = frozenset(a.lower() for a in (
-    "dynamodb:ListStreams", "dynamodb:ListTables", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints"))
+    "dynamodb:ListStreams", "dynamodb:ListTables", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords"))
 # A table's stream: the stream label is not known in advance (GOTCHAS L3).
 STREAM_ARN = re.compile(r"arn:aws(-[a-z]+)*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+/stream/\*")
 # Every key of one account and region, narrowed by a kms:ResourceAliases condition.
@@ -253,16 +255,24 @@ def _no_wildcards(document: Document, findings: Findings) -> None:
             _check_resource(statement, resource, actions, findings)
 
 
+# One exact log group's streams (stream names are chosen at run time), for writing logs only.
+LOG_STREAMS_ARN = re.compile(r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[^*?:]+:\*")
+LOG_STREAM_ACTIONS = {"logs:createlogstream", "logs:putlogevents"}
+
+
 def _check_resource(statement: Statement, resource: str, actions: list[str], findings: Findings) -> None:
     if resource == "*":
         scopable = [a for a in actions if a.lower() not in RESOURCELESS_ACTIONS]
         if scopable:
             findings.add(statement, f'allows {", ".join(scopable)} on Resource "*"; name the table, index, '
-                                    "stream or key ARNs (only dynamodb:ListStreams, ListTables, DescribeLimits "
-                                    'and DescribeEndpoints take "*", GOTCHAS L3)')
+                                    "stream or key ARNs (only dynamodb:ListStreams, ListTables, DescribeLimits, "
+                                    'DescribeEndpoints and xray:PutTraceSegments, PutTelemetryRecords take "*", '
+                                    "GOTCHAS L3)")
     elif WILDCARD.search(resource):
         if STREAM_ARN.fullmatch(resource):
             return
+        if LOG_STREAMS_ARN.fullmatch(resource) and {a.lower() for a in actions} <= LOG_STREAM_ACTIONS:
+            return  # the streams of one exact log group: their names are made at run time
         if KMS_ANY_KEY_ARN.fullmatch(resource):
             aliases = statement.condition_values(KMS_ALIAS_OPERATOR, KMS_ALIAS_KEY)
             if not _non_empty_strings(aliases):

@@ -10,7 +10,15 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from ..api_spec import CALLER_CREDENTIALS, STAGE_NAME, RouteSpec, definition_hash, gateway_responses, resource_paths
+from ..api_spec import (
+    CALLER_CREDENTIALS,
+    STAGE_NAME,
+    ProxyRouteSpec,
+    RouteSpec,
+    definition_hash,
+    gateway_responses,
+    resource_paths,
+)
 from ..openapi import body_schema
 
 TYPE = "ddb-blueprint:index:Api"
@@ -46,6 +54,8 @@ class ApiArgs:
     name: str
     description: str
     specs: list[RouteSpec]
+    proxy_specs: list[ProxyRouteSpec]
+    proxy_functions: dict[str, Any]  # function name -> aws.lambda_.Function
     partition: pulumi.Input[str]
     region: str
     user_pool_arn: Optional[pulumi.Input[str]]
@@ -96,15 +106,17 @@ class Api(pulumi.ComponentResource):
         }
         resources = self._create_resources(name, args)
         routes = [self._create_route(name, args, spec, resources) for spec in args.specs]
+        routes += [self._create_proxy_route(name, args, spec, resources) for spec in args.proxy_specs]
         if args.cors_origin:
-            routes += [self._create_preflight(name, args, path, resources[path]) for path in sorted({s.route.path for s in args.specs})]
+            paths = {s.route.path for s in args.specs} | {s.path for s in args.proxy_specs}
+            routes += [self._create_preflight(name, args, path, resources[path]) for path in sorted(paths)]
         responses = self._create_gateway_responses(name, args)
         self.stage = self._create_stage(name, args, [*routes, *responses])
         self.register_outputs({"url": self.stage.invoke_url, "id": self.rest_api.id, "stage": self.stage.stage_name})
 
     def _create_resources(self, name: str, args: ApiArgs) -> dict[str, Any]:
         resources: dict[str, Any] = {"": None}
-        for path in resource_paths(args.specs):
+        for path in resource_paths([*args.specs, *args.proxy_specs]):
             parent_path, _, part = path.rpartition("/")
             parent = resources[parent_path]
             resources[path] = aws.apigateway.Resource(
@@ -199,12 +211,43 @@ class Api(pulumi.ComponentResource):
             )
         return created + list(responses.values())
 
+    def _create_proxy_route(self, name: str, args: ApiArgs, spec: ProxyRouteSpec, resources: dict[str, Any]) -> list[Any]:
+        """A route served by a function: Cognito-authorized, body validated, Lambda proxy."""
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = f"{name}-{spec.route_id}"
+        resource = resources[spec.path]
+        models = {}
+        if spec.model_name:
+            model = aws.apigateway.Model(
+                f"{prefix}-model", rest_api=self.rest_api.id, name=spec.model_name, content_type="application/json",
+                schema=json.dumps(body_schema(spec.source), sort_keys=True), opts=child)
+            models = {"application/json": model.name}
+        method = aws.apigateway.Method(
+            f"{prefix}-method", rest_api=self.rest_api.id, resource_id=resource.id, http_method=spec.method,
+            authorization="COGNITO_USER_POOLS", authorizer_id=self._authorizer.id if self._authorizer else None,
+            request_validator_id=self._validators["body" if models else "params"].id,
+            request_models=models or None, operation_name=spec.route_id, opts=child)
+        function = args.proxy_functions[spec.function]
+        integration = aws.apigateway.Integration(
+            f"{prefix}-integration", rest_api=self.rest_api.id, resource_id=resource.id, http_method=method.http_method,
+            type="AWS_PROXY", integration_http_method="POST", uri=function.invoke_arn, timeout_milliseconds=29000,
+            opts=child)
+        # Only this API's stage, method and path may invoke the function.
+        path = spec.path
+        aws.lambda_.Permission(
+            f"{prefix}-invoke", action="lambda:InvokeFunction", function=function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(self.rest_api.execution_arn, f"/*/{spec.method}{path}"),
+            opts=child)
+        return [method, integration]
+
     def _create_preflight(self, name: str, args: ApiArgs, path: str, resource: Any) -> list[Any]:
         """CORS preflight: browsers send OPTIONS without credentials, so this one method has no
         authorization; it is a MOCK that touches no data and answers with static headers."""
         child = pulumi.ResourceOptions(parent=self)
         prefix = f"{name}-preflight{path.replace('/', '-').replace('{', '').replace('}', '')}"
-        methods = ",".join(sorted({s.route.method for s in args.specs if s.route.path == path} | {"OPTIONS"}))
+        methods = ",".join(sorted({s.route.method for s in args.specs if s.route.path == path}
+                                  | {s.method for s in args.proxy_specs if s.path == path} | {"OPTIONS"}))
         method = aws.apigateway.Method(
             f"{prefix}-method", rest_api=self.rest_api.id, resource_id=resource.id, http_method="OPTIONS",
             authorization="NONE", opts=child)
@@ -249,6 +292,7 @@ class Api(pulumi.ComponentResource):
         trigger = definition_hash(args.specs, {
             "gatewayResponses": gateway_responses(args.cors_origin),
             "cors": args.cors_origin,
+            "proxyRoutes": [[s.route_id, s.method, s.path, s.function, body_schema(s.source)] for s in args.proxy_specs],
         })
         # pulumi-aws v7: Deployment has no stage; an explicit Stage points at it (GOTCHAS A6).
         deployment = aws.apigateway.Deployment(

@@ -42,6 +42,7 @@ class LocalRoute:
     validate_body: bool
     validate_parameters: bool
     required_parameters: tuple[str, ...]  # method.request.path.x / method.request.querystring.y
+    function_urn: Optional[str] = None  # AWS_PROXY routes: the function serving it
 
     def matches(self, method: str, path: str) -> Optional[dict[str, str]]:
         if method != self.method:
@@ -177,6 +178,7 @@ def load_api(plan: Mapping[str, Any]) -> Optional[LocalApi]:
                 validate_body=bool(validator.get("validateRequestBody")),
                 validate_parameters=bool(validator.get("validateRequestParameters")),
                 required_parameters=tuple(sorted(k for k, v in (m.get("requestParameters") or {}).items() if v)),
+                function_urn=_dep(integration, "uri") if i["type"] == "AWS_PROXY" else None,
             )
         )
     stages = _by_type(plan, "aws:apigateway/stage:Stage")

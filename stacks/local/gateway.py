@@ -71,7 +71,8 @@ class Identity:
 
 class LocalGateway:
     def __init__(self, api: LocalApi, issuer: LocalIssuer, dynamodb: DynamoCall, *, region: str, account: str,
-                 table_arns: Mapping[str, str], partition_keys: Mapping[str, str]):
+                 table_arns: Mapping[str, str], partition_keys: Mapping[str, str],
+                 invoke: Optional[Callable[[str, Any], Any]] = None):
         self.api = api
         self.issuer = issuer
         self.dynamodb = dynamodb
@@ -79,6 +80,7 @@ class LocalGateway:
         self.account = account
         self.table_arns = table_arns  # physical table name -> ARN (for iam-route authorization)
         self.partition_keys = partition_keys  # physical table name -> partition key attribute
+        self.invoke = invoke  # (function URN, event) -> result, for Lambda proxy routes
 
     # -- the request pipeline -----------------------------------------------------------------
 
@@ -111,6 +113,8 @@ class LocalGateway:
             return HttpResponse(500, json.dumps({"message": "Internal server error", "local-detail": str(exc)}))
         if route.integration_type == "MOCK":
             return HttpResponse(200, "", {})
+        if route.integration_type == "AWS_PROXY":
+            return self._proxy(route, request, path or "", path_params, query, identity)
         status, body = self._call(route, rendered.output, identity)
         return self._integration_response(route, vtl_request, status, body)
 
@@ -162,6 +166,21 @@ class LocalGateway:
             if denied:
                 return 400, json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException", "message": denied})
         return self.dynamodb(route.action, body)
+
+    def _proxy(self, route: LocalRoute, request: HttpRequest, path: str, params: Mapping[str, str],
+               query: Mapping[str, str], identity: Optional[Identity]) -> HttpResponse:
+        from .functions import proxy_event
+
+        if self.invoke is None or route.function_urn is None:
+            return HttpResponse(500, json.dumps({"message": "Internal server error", "local-detail": "no function"}))
+        event = proxy_event(route.method, route.path, path, self.api.stage, request.headers, query, params,
+                            request.body, dict(identity.claims) if identity else {})
+        try:
+            result = self.invoke(route.function_urn, event)
+        except Exception as exc:  # noqa: BLE001  (API Gateway answers 502 when the function fails)
+            return HttpResponse(502, json.dumps({"message": "Internal server error", "local-detail": repr(exc)}))
+        headers = {"Content-Type": "application/json", **(result.get("headers") or {})}
+        return HttpResponse(int(result.get("statusCode", 502)), result.get("body") or "", headers)
 
     # -- DynamoDB's own authorization of caller credentials (iam routes) ------------------------
 

@@ -4,6 +4,7 @@ and the plan's API served on localhost by the local gateway."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +19,7 @@ from botocore.credentials import Credentials
 
 from ..offline.mockrun import PLACEHOLDER_ACCOUNT
 from ..offline.preview import preview
-from .api_plan import load_api
+from .api_plan import MARKER, load_api
 from .aws import LocalAws, LocalStack, bootstrap, plan_region
 from .gateway import HttpRequest, LocalGateway
 from .tokens import LocalIssuer
@@ -47,6 +48,36 @@ def dynamodb_caller(endpoint: str, region: str):
         return response.status_code, response.text
 
     return call
+
+
+class _SerializedDynamoDB:
+    """moto handles concurrent TransactWriteItems without isolation (a cancelled transaction can
+    restore a snapshot over another's committed write); DynamoDB serializes them. The local
+    runtime makes moto take one DynamoDB request at a time, which is what DynamoDB guarantees for
+    what the functions rely on."""
+
+    def __init__(self) -> None:
+        self._original: Any = None
+
+    def __enter__(self) -> "_SerializedDynamoDB":
+        from moto.dynamodb.responses import DynamoHandler
+
+        lock = threading.Lock()
+        original = self._original = DynamoHandler.call_action
+
+        def call_action(handler: Any) -> Any:
+            with lock:
+                return original(handler)
+
+        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        if self._original is not None:
+            DynamoHandler.call_action = self._original  # type: ignore[method-assign]
+            self._original = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -89,6 +120,11 @@ class LocalRuntime:
         self.local: Optional[LocalStack] = None
         self.issuer: Optional[LocalIssuer] = None
         self.gateway: Optional[LocalGateway] = None
+        self.functions: dict[str, Any] = {}
+        self.topics: dict[str, str] = {}  # plan URN -> local topic ARN
+        self.queues: dict[str, str] = {}  # plan URN -> local queue URL
+        self.pump: Optional[Any] = None
+        self.observers: dict[str, str] = {}  # topic name -> local observer queue URL
 
     def __enter__(self) -> "LocalRuntime":
         try:
@@ -108,21 +144,89 @@ class LocalRuntime:
         if api is None:
             raise LocalRuntimeError(f"stack {self.stack!r} declares no API routes (ddb-blueprint:api)")
         region = plan_region(self.plan) or "us-east-1"
+        self._serialized = _SerializedDynamoDB().__enter__()
         self._aws = LocalAws(region).start()
         self.local = bootstrap(self.plan, self._aws)
         self.issuer = LocalIssuer.for_stack(self.build_dir, self.stack)
+        self._start_functions(region)
         tables = {t.name: t for t in self.local.tables.values()}
         partition_keys = {r["inputs"]["name"]: r["inputs"]["hashKey"] for r in self.plan["resources"]
                           if r["type"] == "aws:dynamodb/table:Table"}
         self.gateway = LocalGateway(
             api, self.issuer, dynamodb_caller(self._aws.endpoint_url, region), region=region,
             account=PLACEHOLDER_ACCOUNT, table_arns={n: t.arn for n, t in tables.items()}, partition_keys=partition_keys,
+            invoke=lambda urn, event: self.functions[urn].invoke(event),
         )
         handler = type("Handler", (_Handler,), {"gateway": self.gateway})
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
+
+    def _start_functions(self, region: str) -> None:
+        """Topics and queues in moto, the deployed packages loaded in-process, the stream pump."""
+        from .functions import StreamMapping, StreamPump, load_functions
+
+        assert self._aws is not None and self.local is not None
+        resources = self.plan["resources"]
+        sns, sqs = self._aws.client("sns"), self._aws.client("sqs")
+        for r in resources:
+            if r["type"] == "aws:sns/topic:Topic":
+                topic = self.topics[r["urn"]] = sns.create_topic(Name=r["inputs"]["name"])["TopicArn"]
+                # Local only: a queue subscribed to each topic, standing in for the other services.
+                observer = sqs.create_queue(QueueName=f"local-observer-{r['inputs']['name']}")["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=observer, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+                self.observers[r["inputs"]["name"]] = observer
+            elif r["type"] == "aws:sqs/queue:Queue":
+                self.queues[r["urn"]] = sqs.create_queue(QueueName=r["inputs"]["name"])["QueueUrl"]
+        if not any(r["type"] == "aws:lambda/function:Function" for r in resources):
+            return
+        # The handlers' boto3 clients talk to moto: the process's AWS endpoint is the local one.
+        env = {**self._aws.env(), "POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false"}
+        os.environ.update(env)
+
+        def resolve(resource: dict, variable: str, value: Any) -> str:
+            if value != MARKER:
+                return str(value)
+            topics = [self.topics[u] for u in resource["propertyDependencies"].get("environment", []) if u in self.topics]
+            if len(topics) != 1:
+                raise LocalRuntimeError(f"{resource['name']}: cannot tell the local value of {variable}")
+            return topics[0]
+
+        # Function logs would drown the runtime's own output; warnings and errors still show.
+        self.functions = load_functions(self.plan, resolve, env, {"LOG_LEVEL": os.environ.get("LOCAL_FUNCTION_LOG_LEVEL", "WARNING")})
+        by_urn = {r["urn"]: r for r in resources}
+        mappings = []
+        for r in resources:
+            if r["type"] != "aws:lambda/eventSourceMapping:EventSourceMapping":
+                continue
+            deps, inputs = r["propertyDependencies"], r["inputs"]
+            table = by_urn[deps["eventSourceArn"][0]]["name"]
+            queue_urn = deps["destinationConfig"][0]
+            mappings.append(StreamMapping(
+                function=self.functions[deps["functionName"][0]],
+                stream_arn=self.local.table(table).stream_arn or "",
+                batch_size=int(inputs.get("batchSize", 100)),
+                max_retries=int(inputs.get("maximumRetryAttempts", 0)),
+                filters=[json.loads(f["pattern"]) for f in (inputs.get("filterCriteria") or {}).get("filters", [])],
+                failure_queue_url=self.queues[queue_urn],
+            ))
+        self.pump = StreamPump(mappings, self._aws.client("dynamodbstreams"), sqs)
+        self.pump.start()
+
+    def published(self, topic_name: str) -> list[dict]:
+        """Messages the local observer queue of a topic has received (drained)."""
+        assert self._aws is not None
+        sqs = self._aws.client("sqs")
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.observers[topic_name], MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            if not batch.get("Messages"):
+                return messages
+            for message in batch["Messages"]:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.observers[topic_name], ReceiptHandle=message["ReceiptHandle"])
 
     @property
     def url(self) -> str:
@@ -143,6 +247,9 @@ class LocalRuntime:
         return self.local.table(logical).name
 
     def stop(self) -> None:
+        if self.pump is not None:
+            self.pump.stop()
+            self.pump = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -153,6 +260,9 @@ class LocalRuntime:
         if self._aws is not None:
             self._aws.stop()
             self._aws = None
+        if getattr(self, "_serialized", None) is not None:
+            self._serialized.__exit__(None, None, None)
+            self._serialized = None
 
 
 SAMPLE_CATEGORIES = {"books": 25, "games": 3}

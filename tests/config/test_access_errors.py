@@ -18,6 +18,8 @@ def access_problems(scratch, change, stack_config=None):
     change(access)
     scratch.set_model("access", access)
     scratch.set_model("api", {})  # these tests are about the access model alone
+    functions = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:functions"]["value"]
+    scratch.set_model("functions", {"topics": functions["topics"], "functions": {}})
     return problems(scratch, stack_config or BASE)
 
 

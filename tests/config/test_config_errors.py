@@ -31,6 +31,7 @@ def problems(scratch, config: dict | str, tables: dict | None = None, stack: str
         scratch.set_tables(tables)
         scratch.set_model("access", {})  # these tests are about the tables alone
         scratch.set_model("api", {})
+        scratch.set_model("functions", {})
     scratch.write_stack(stack, config)
     try:
         project = read_project(scratch.root, stack)
@@ -210,7 +211,8 @@ def test_provisioned_without_capacity_is_rejected(scratch):
 
 def test_provisioned_everywhere_lists_every_table_without_capacity(scratch):
     found = problems(scratch, {**BASE, "ddb-blueprint:billingMode": "PROVISIONED"})
-    assert sorted(p.path for p in found) == [f"ddb-blueprint:tableOverrides.{t}.capacity" for t in ("carts", "orders", "products", "sessions")]
+    assert sorted(p.path for p in found) == [f"ddb-blueprint:tableOverrides.{t}.capacity"
+                                             for t in ("carts", "idempotency", "orders", "products", "sessions")]
 
 
 def test_capacity_on_an_on_demand_table_is_rejected(scratch):

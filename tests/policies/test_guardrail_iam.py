@@ -250,9 +250,34 @@ def test_scopable_action_on_any_resource_is_violation():  # L3: only ListStreams
 
 
 @pytest.mark.parametrize("action", ["dynamodb:ListTables", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
-                                    "DynamoDB:listStreams"])
+                                    "DynamoDB:listStreams", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                                    "XRay:putTraceSegments"])
 def test_resourceless_action_on_any_resource_passes(action: str):  # L3; actions are case-insensitive
     assert permissions(WILDCARDS, edit(PERMISSIONS, 2, Action=action)) == []
+
+
+def test_xray_actions_do_not_excuse_other_actions_on_any_resource():  # L3
+    document = edit(PERMISSIONS, 2, Action=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "sqs:SendMessage"])
+    message = single(permissions(WILDCARDS, document))
+    assert 'allows sqs:SendMessage on Resource "*"' in message and "xray" not in message.split(" on ")[0]
+
+
+def test_xray_wildcard_action_is_still_a_wildcard():  # only the two exact actions are allowed on "*"
+    messages = permissions(WILDCARDS, edit(PERMISSIONS, 2, Action="xray:Put*"))
+    assert any('allows action "xray:Put*"' in m for m in messages)
+    assert any('allows xray:Put* on Resource "*"' in m for m in messages)
+
+
+def test_generated_function_xray_statement_passes_every_permission_rule():  # L3
+    from stacks.components.functions import runtime_policy
+
+    generated = runtime_policy("aws", "us-east-1", "123456789012", "orderStats",
+                               "/aws/lambda/ddb-blueprint-dev-orderStats", None)
+    xray = [s for s in generated["Statement"] if s["Resource"] == "*"]
+    assert len(xray) == 1 and all(a.startswith("xray:") for a in xray[0]["Action"])
+    document = {"Version": "2012-10-17", "Statement": xray}
+    for rule in PERMISSION_RULES:
+        assert permissions(rule, document) == [], rule
 
 
 @pytest.mark.parametrize("resource", [
@@ -828,3 +853,11 @@ def test_unknown_inline_policies_cannot_be_judged():
 
     with pytest.raises(UnknownValueError):
         _generated_only("aws:iam/role:Role", {"inlinePolicies": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+
+
+def test_log_writing_may_name_the_streams_of_one_exact_log_group():
+    from policies.guardrails.iam import LOG_STREAMS_ARN
+
+    assert LOG_STREAMS_ARN.fullmatch("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn:*")
+    assert not LOG_STREAMS_ARN.fullmatch("arn:aws:logs:us-east-1:123456789012:log-group:*")
+    assert not LOG_STREAMS_ARN.fullmatch("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/*:*")

@@ -77,7 +77,11 @@ def test_stream_consumer_gets_stream_actions_list_streams_and_decrypt_only(plans
     assert statements["ProductEventsStreamListStreams"] == {
         "Sid": "ProductEventsStreamListStreams", "Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}
     assert statements["ProductEventsStreamTableKey"]["Action"] == ["kms:Decrypt"]
-    assert set(statements) == {"ProductEventsStreamStream", "ProductEventsStreamListStreams", "ProductEventsStreamTableKey"}
+    assert {s for s in statements if s.startswith("ProductEventsStream")} == {
+        "ProductEventsStreamStream", "ProductEventsStreamListStreams", "ProductEventsStreamTableKey"}
+    publish = statements["ProductEventsPublishPublish"]
+    assert publish["Action"] == ["sns:Publish"] and publish["Resource"].endswith(":ddb-blueprint-prod-productChanges")
+    assert statements["ProductEventsPublishTopicKey"]["Condition"]["StringEquals"] == {"kms:ViaService": "sns.us-east-1.amazonaws.com"}
 
 
 def test_key_use_is_only_through_dynamodb_on_the_stack_alias(plans):  # K7

@@ -18,7 +18,7 @@ def test_readme_config_reference_is_up_to_date():
 def test_every_stack_setting_is_declared_in_pulumi_yaml_and_every_declaration_is_read():
     declared = {k.split(":", 1)[1] for k in read_project(REPO).declarations}
     settings = set(StackSettings.model_fields) - {"region", "allowedAccountIds"}  # provider keys
-    assert declared == settings | {"tables", "access", "api"}
+    assert declared == settings | {"tables", "access", "api", "functions"}
 
 
 def test_pulumi_types_match_the_model_types():

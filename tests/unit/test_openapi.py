@@ -282,7 +282,7 @@ def test_example_answers_validate_against_the_response_schemas(doc, config):
     # What the templates write: every field present, null when the item lacks the attribute.
     examples = {
         "getProduct": {"productId": "p1", "name": "Mug", "category": "kitchen", "price": 12.5,
-                       "currency": "EUR", "stock": 3, "description": None},
+                       "currency": "EUR", "stock": 3, "unitsSold": None, "description": None},
         "listProducts": {"items": [{"productId": "p1", "name": "Mug", "category": "kitchen", "price": 12.5,
                                     "currency": None}], "nextToken": "bXVn.cDE="},
         "getCart": {"items": []},
