@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
-from .access import ArnContext, grant_actions, item_actions, owner_variable
+from .access import ITEM_ACTIONS, ArnContext, grant_actions, item_actions, owner_variable
 from .iam_eval import Request, evaluate
 from .model import AccessModel, Grant, Principal, TableModel
 
@@ -85,7 +85,7 @@ def grant_scenarios(
         Scenario(name, "Query on undeclared index 'unknownIndex' (not in the model)",
                  request("dynamodb:Query", f"{arn}/index/unknownIndex", [OWNER]), "deny")
     )
-    undeclared = sorted(set(_ALL_ITEM_ACTIONS) - set(grant_actions(grant)) - {"dynamodb:Scan", "dynamodb:PartiQLSelect"})
+    undeclared = sorted(set(ITEM_ACTIONS) - set(grant_actions(grant)) - {"dynamodb:Scan", "dynamodb:PartiQLSelect"})
     for action in undeclared:
         granted_elsewhere = any(
             g.principal == grant.principal and g.table == grant.table and action in grant_actions(g)
@@ -111,19 +111,4 @@ def grant_scenarios(
     return scenarios
 
 
-_ALL_ITEM_ACTIONS = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PartiQLDelete",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLSelect",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:UpdateItem",
-)
 

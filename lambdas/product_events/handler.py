@@ -67,11 +67,12 @@ Event source mapping filter (FILTER_PATTERNS, the value the stack declares in Pu
     What a filter cannot express: it matches one record's fields against constants; it cannot
     compare OldImage with NewImage, so "a MODIFY that changed none of RELEVANT_ATTRIBUTES" (every
     `unitsSold` ADD of order_stats, for instance) still invokes the function, which discards it
-    without publishing. Numeric operators do not apply to DynamoDB numbers (strings in DynamoDB
-    JSON). A mapping takes up to 5 patterns (OR), each at most 4 KB; fields within one pattern AND.
-    Records a filter drops are checkpointed as processed: never retried, never sent to the failure
-    destination. Keys.productId always exists on this table: the pattern also keeps the function
-    from publishing anything if it were ever mapped to a stream of another table by mistake.
+    without publishing. Values of N attributes are strings in DynamoDB JSON ({"N": "4.5"}), so a
+    pattern compares a number's text, not its value. A mapping takes up to 5 patterns by default
+    (OR'ed; quota raisable to 10); the fields of one pattern AND. Lambda discards a record no pattern
+    matches: it is never retried and never reaches the failure destination. Keys.productId always
+    exists on this table: the pattern also keeps the function from publishing anything if it were
+    ever mapped to a stream of another table by mistake.
 """
 
 from __future__ import annotations
