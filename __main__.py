@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 
 from stacks.blueprint import build
-from stacks.runtime_config import load_stack_config
+from stacks.config.runtime import load_stack_config
 
 for output_name, value in build(load_stack_config(Path(__file__).absolute().parent)).items():
     pulumi.export(output_name, value)

@@ -186,7 +186,7 @@ def import_seconds(directory: Path, statement: str, runs: int, extra_env: dict[s
 
 def cold_import(runs: int) -> list[tuple[str, float]]:
     sys.path.insert(0, str(REPO))
-    from stacks.packaging import build_python_version, package_function
+    from stacks.functions.packaging import build_python_version, package_function
 
     work = Path(tempfile.mkdtemp(prefix="product-events-bench-"))
     try:

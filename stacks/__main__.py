@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .runtime_config import PROJECT_ROOT
+from .config.runtime import PROJECT_ROOT
 
 EXIT_GUARDRAILS = 1
 EXIT_CONFIG = 2
@@ -141,7 +141,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from .docs import write_reference
+    from .offline.docs import write_reference
 
     changed = write_reference(PROJECT_ROOT)
     print("README.md config reference " + ("updated" if changed else "already up to date"))

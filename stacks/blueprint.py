@@ -9,19 +9,19 @@ import pulumi_aws as aws
 
 from dataclasses import asdict
 
-from .access import ArnContext, grant_summary, invoke_policy, owner_variable, permission_policy, principal_grants, trust_policy
-from .components.access_role import AccessRole, AccessRoleArgs
-from .components.identity import AppIdentity, AppIdentityArgs
-from .api_rules import cognito_principal
-from .api_spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs
-from .components.functions import Functions, FunctionsArgs
-from .runtime_config import PROJECT_ROOT
-from .components.api import Api, ApiArgs
-from .components.keys import OpsKey, TableKey, TableKeyArgs
-from .components.table import Table
-from .config import BlueprintConfig
+from .access.policies import ArnContext, grant_summary, invoke_policy, owner_variable, permission_policy, principal_grants, trust_policy
+from .access.role import AccessRole, AccessRoleArgs
+from .access.identity import AppIdentity, AppIdentityArgs
+from .api.rules import cognito_principal
+from .api.spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs
+from .functions.component import Functions, FunctionsArgs
+from .config.runtime import PROJECT_ROOT
+from .api.component import Api, ApiArgs
+from .keys.component import OpsKey, TableKey, TableKeyArgs
+from .tables.component import Table
+from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
-from .table_spec import resolve_table
+from .tables.spec import resolve_table
 
 
 def build(config: BlueprintConfig) -> dict[str, Any]:

@@ -26,17 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from .base import of_type
+from .base import of_type, rule
 from .props import UNKNOWN_SENTINELS, Prop, State, get_prop, is_number, show
 
 METHOD = "aws:apigateway/method:Method"
@@ -995,69 +992,19 @@ def _validate_templates(args: ResourceValidationArgs, report_violation: ReportVi
 
 
 API_POLICIES = [
-    StackValidationPolicy(
-        name="apigateway-no-unauthenticated-methods",
-        description=("API methods use COGNITO_USER_POOLS (with an authorizer), AWS_IAM or CUSTOM; only a CORS "
-                     "preflight (OPTIONS wired to a MOCK integration) may use NONE."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_authenticated_methods),
-    ),
-    StackValidationPolicy(
-        name="apigateway-request-validation",
-        description=("Methods with a body model use a validator that validates the body; methods with required "
-                     "parameters use one that validates parameters."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_request_validation),
-    ),
-    ResourceValidationPolicy(
-        name="apigateway-integration-passthrough-never",
-        description=("AWS, HTTP and MOCK integrations never pass bodies through and map application/json; AWS "
-                     "service integrations POST to an action URI with credentials."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_integration,
-    ),
-    StackValidationPolicy(
-        name="apigateway-caller-credentials-iam-only",
-        description="Integrations that pass the caller's credentials (arn:<partition>:iam::*:user/*) serve AWS_IAM methods only.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_caller_credentials),
-    ),
-    StackValidationPolicy(
-        name="apigateway-integration-error-responses",
-        description="Every AWS integration has integration responses whose selection patterns cover 4xx and 5xx.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_error_responses),
-    ),
-    ResourceValidationPolicy(
-        name="apigateway-templates-escape-user-input",
-        description=("Mapping templates print user-controlled values only through $util.escapeJavaScript, or as "
-                     "checked numbers; request templates never pass the raw body through."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_templates,
-    ),
-    StackValidationPolicy(
-        name="apigateway-stage-observability",
-        description=("Stages have JSON access logs and X-Ray; each has */* method settings with ERROR/INFO "
-                     "logging, no data trace, metrics and throttling."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_stage_observability),
-    ),
-    ResourceValidationPolicy(
-        name="apigateway-deployment-redeploys",
-        description="Deployments have triggers (a hash of the API definition) and no stageName.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_deployment,
-    ),
-    ResourceValidationPolicy(
-        name="log-groups-encrypted-with-retention",
-        description="CloudWatch log groups are encrypted with a KMS key and expire their events.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_log_group,
-    ),
-    ResourceValidationPolicy(
-        name="apigateway-no-account-settings",
-        description="No aws.apigateway.Account in environment stacks: the logging role is set once per account and region.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_no_account,
-    ),
+    rule("apigateway-no-unauthenticated-methods", ("API methods use COGNITO_USER_POOLS (with an authorizer), AWS_IAM or CUSTOM; only a CORS "
+                     "preflight (OPTIONS wired to a MOCK integration) may use NONE."), stack_rule(_authenticated_methods), stack=True),
+    rule("apigateway-request-validation", ("Methods with a body model use a validator that validates the body; methods with required "
+                     "parameters use one that validates parameters."), stack_rule(_request_validation), stack=True),
+    rule("apigateway-integration-passthrough-never", ("AWS, HTTP and MOCK integrations never pass bodies through and map application/json; AWS "
+                     "service integrations POST to an action URI with credentials."), _validate_integration),
+    rule("apigateway-caller-credentials-iam-only", "Integrations that pass the caller's credentials (arn:<partition>:iam::*:user/*) serve AWS_IAM methods only.", stack_rule(_caller_credentials), stack=True),
+    rule("apigateway-integration-error-responses", "Every AWS integration has integration responses whose selection patterns cover 4xx and 5xx.", stack_rule(_error_responses), stack=True),
+    rule("apigateway-templates-escape-user-input", ("Mapping templates print user-controlled values only through $util.escapeJavaScript, or as "
+                     "checked numbers; request templates never pass the raw body through."), _validate_templates),
+    rule("apigateway-stage-observability", ("Stages have JSON access logs and X-Ray; each has */* method settings with ERROR/INFO "
+                     "logging, no data trace, metrics and throttling."), stack_rule(_stage_observability), stack=True),
+    rule("apigateway-deployment-redeploys", "Deployments have triggers (a hash of the API definition) and no stageName.", _validate_deployment),
+    rule("log-groups-encrypted-with-retention", "CloudWatch log groups are encrypted with a KMS key and expire their events.", _validate_log_group),
+    rule("apigateway-no-account-settings", "No aws.apigateway.Account in environment stacks: the logging role is set once per account and region.", _validate_no_account),
 ]

@@ -6,7 +6,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
 Validator = Callable[[ResourceValidationArgs, ReportViolation], None]
 
@@ -41,3 +48,20 @@ def config_value(args: ResourceValidationArgs, schema: PolicyConfigSchema, key: 
     """Policy config value, falling back to the schema default. The CLI fills defaults itself;
     direct calls (tests, other tools) may not, and the schema stays the one source of truth."""
     return args.get_config().get(key, schema_defaults(schema)[key])
+
+
+def rule(
+    name: str,
+    description: str,
+    validate: Callable[..., None],
+    *,
+    stack: bool = False,
+    config_schema: PolicyConfigSchema | None = None,
+    level: EnforcementLevel = EnforcementLevel.MANDATORY,
+) -> ResourceValidationPolicy | StackValidationPolicy:
+    """One guardrail, declared once: its name, what it checks, its validator (resource types are
+    chosen by the validator's `of_type`, or by the stack rule itself), whether it looks at the whole
+    stack, its config schema and its enforcement level (every rule of this pack is mandatory)."""
+    kind = StackValidationPolicy if stack else ResourceValidationPolicy
+    extra = {"config_schema": config_schema} if config_schema is not None else {}
+    return kind(name=name, description=description, enforcement_level=level, validate=validate, **extra)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 
-from .base import GLOBAL_TABLE, TABLE, config_value, of_type
+from .base import GLOBAL_TABLE, TABLE, config_value, of_type, rule
 from .props import Prop, get_prop, is_number, show
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
@@ -163,36 +161,9 @@ def _validate_no_legacy_global_table(args: ResourceValidationArgs, report_violat
 
 
 DYNAMODB_POLICIES = [
-    ResourceValidationPolicy(
-        name="dynamodb-table-cmk-encryption",
-        description="DynamoDB tables and their replicas are encrypted with customer-managed KMS keys.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_cmk_encryption,
-    ),
-    ResourceValidationPolicy(
-        name="dynamodb-table-pitr",
-        description="DynamoDB tables have point-in-time recovery on, with a valid recovery period.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_pitr,
-        config_schema=PITR_SCHEMA,
-    ),
-    ResourceValidationPolicy(
-        name="dynamodb-table-deletion-protection",
-        description="DynamoDB tables have deletion protection on where the stack requires it.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_deletion_protection,
-        config_schema=DELETION_PROTECTION_SCHEMA,
-    ),
-    ResourceValidationPolicy(
-        name="dynamodb-table-billing-mode-explicit",
-        description="DynamoDB tables set billingMode explicitly; PROVISIONED tables and GSIs set capacities.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_billing_mode,
-    ),
-    ResourceValidationPolicy(
-        name="no-legacy-global-table",
-        description="No aws.dynamodb.GlobalTable (2017 version, no CMK support); use table replicas.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_no_legacy_global_table,
-    ),
+    rule("dynamodb-table-cmk-encryption", "DynamoDB tables and their replicas are encrypted with customer-managed KMS keys.", _validate_cmk_encryption),
+    rule("dynamodb-table-pitr", "DynamoDB tables have point-in-time recovery on, with a valid recovery period.", _validate_pitr, config_schema=PITR_SCHEMA),
+    rule("dynamodb-table-deletion-protection", "DynamoDB tables have deletion protection on where the stack requires it.", _validate_deletion_protection, config_schema=DELETION_PROTECTION_SCHEMA),
+    rule("dynamodb-table-billing-mode-explicit", "DynamoDB tables set billingMode explicitly; PROVISIONED tables and GSIs set capacities.", _validate_billing_mode),
+    rule("no-legacy-global-table", "No aws.dynamodb.GlobalTable (2017 version, no CMK support); use table replicas.", _validate_no_legacy_global_table),
 ]

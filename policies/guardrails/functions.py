@@ -22,18 +22,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
 from .api import Stack, stack_rule
-from .base import TABLE, config_value, of_type
+from .base import TABLE, config_value, of_type, rule
 from .props import UNKNOWN_SENTINELS, Prop, get_prop, is_number, show
 
 FUNCTION = "aws:lambda/function:Function"
@@ -450,41 +447,15 @@ def _generated_policy_names(stack: Stack, role: PolicyResource) -> set[str]:
 
 
 FUNCTION_POLICIES = [
-    StackValidationPolicy(
-        name="lambda-stream-mapping-safe",
-        description=("Event source mappings on DynamoDB or Kinesis streams bound retries (0..9999) and record age "
+    rule("lambda-stream-mapping-safe", ("Event source mappings on DynamoDB or Kinesis streams bound retries (0..9999) and record age "
                      "(60..604800 s), bisect failing batches, report batch item failures and send failures to a "
-                     "destination."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_stream_mappings),
-    ),
-    ResourceValidationPolicy(
-        name="messaging-encrypted-with-cmk",
-        description=("SQS queues and SNS topics are encrypted with a customer-managed KMS key: not an AWS-managed "
-                     "alias/aws/* key, not SSE-SQS."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_messaging_key,
-    ),
-    ResourceValidationPolicy(
-        name="lambda-supported-runtime",
-        description=("Functions use a current runtime from the configured list, Active X-Ray tracing and the "
-                     "stack's log group."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_function,
-        config_schema=RUNTIME_SCHEMA,
-    ),
-    ResourceValidationPolicy(
-        name="lambda-permission-scoped",
-        description=("Lambda permissions grant only lambda:InvokeFunction, never to \"*\"; a service principal is "
-                     "limited to its source resource (sourceArn), or its account where only that is supported."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_permission,
-    ),
-    StackValidationPolicy(
-        name="lambda-role-scoped",
-        description=("Every function runs with a role of the stack that trusts exactly lambda.amazonaws.com and "
-                     "carries no inline or managed policies of its own."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=stack_rule(_function_roles),
-    ),
+                     "destination."), stack_rule(_stream_mappings), stack=True),
+    rule("messaging-encrypted-with-cmk", ("SQS queues and SNS topics are encrypted with a customer-managed KMS key: not an AWS-managed "
+                     "alias/aws/* key, not SSE-SQS."), _validate_messaging_key),
+    rule("lambda-supported-runtime", ("Functions use a current runtime from the configured list, Active X-Ray tracing and the "
+                     "stack's log group."), _validate_function, config_schema=RUNTIME_SCHEMA),
+    rule("lambda-permission-scoped", ("Lambda permissions grant only lambda:InvokeFunction, never to \"*\"; a service principal is "
+                     "limited to its source resource (sourceArn), or its account where only that is supported."), _validate_permission),
+    rule("lambda-role-scoped", ("Every function runs with a role of the stack that trusts exactly lambda.amazonaws.com and "
+                     "carries no inline or managed policies of its own."), stack_rule(_function_roles), stack=True),
 ]

@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .base import Validator, of_type
+from .base import Validator, of_type, rule
 from .props import UNKNOWN_SENTINELS, get_prop, show
 
 ROLE = "aws:iam/role:Role"
@@ -615,71 +613,21 @@ def _validate_generated_only(args: ResourceValidationArgs, report_violation: Rep
 
 
 IAM_POLICIES = [
-    ResourceValidationPolicy(
-        name="iam-policy-version",
-        description='IAM permission policies declare "Version": "2012-10-17", so policy variables work.',
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _policy_version),
-    ),
-    ResourceValidationPolicy(
-        name="iam-no-wildcards",
-        description=("IAM permission policies name exact actions and resources; Resource \"*\" only for "
-                     "resource-less actions, wildcards only in stream ARNs and alias-conditioned key ARNs."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _no_wildcards),
-    ),
-    ResourceValidationPolicy(
-        name="iam-sid-required",
-        description="Every IAM permission policy statement has a unique Sid naming its declared grant.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _sid_required),
-    ),
-    ResourceValidationPolicy(
-        name="iam-leading-keys",
-        description=("Row-scoped statements use ForAllValues: on dynamodb:LeadingKeys, require the key with a "
-                     "Null condition and allow only item actions the condition restricts."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _leading_keys),
-    ),
-    ResourceValidationPolicy(
-        name="iam-row-scoped-no-scan",
-        description="A policy that row-scopes a table allows no Scan or PartiQLSelect on that table.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _row_scoped_no_scan),
-    ),
-    ResourceValidationPolicy(
-        name="iam-attribute-scope",
-        description=("Attribute-scoped statements use ForAllValues:, require Select=SPECIFIC_ATTRIBUTES, "
-                     "allow no whole-item writes and restrict ReturnValues on UpdateItem."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(PERMISSION_DOCUMENTS, _attribute_scope),
-    ),
-    ResourceValidationPolicy(
-        name="iam-cognito-trust",
-        description=("Roles trusted by Cognito identity pools allow only AssumeRoleWithWebIdentity, for one "
-                     "pool (aud) and authenticated identities (amr)."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(TRUST_DOCUMENTS, _cognito_trust),
-    ),
-    ResourceValidationPolicy(
-        name="iam-no-unauthenticated-identities",
-        description=("Cognito identity pools allow no unauthenticated identities or classic flow, and map "
-                     "no guest role."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_no_unauthenticated,
-    ),
-    ResourceValidationPolicy(
-        name="iam-service-trust-scoped",
-        description=("Role trust policies trust one service principal with sts:AssumeRole (and aws:SourceAccount "
-                     "where supported), never everyone or a non-Cognito federated provider."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=document_rule(TRUST_DOCUMENTS, _service_trust),
-    ),
-    ResourceValidationPolicy(
-        name="iam-role-policies-generated",
-        description=("Roles carry no inline policies or attached managed policies: every permission comes "
-                     "from the policy generated from declared grants."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_generated_only,
-    ),
+    rule("iam-policy-version", 'IAM permission policies declare "Version": "2012-10-17", so policy variables work.', document_rule(PERMISSION_DOCUMENTS, _policy_version)),
+    rule("iam-no-wildcards", ("IAM permission policies name exact actions and resources; Resource \"*\" only for "
+                     "resource-less actions, wildcards only in stream ARNs and alias-conditioned key ARNs."), document_rule(PERMISSION_DOCUMENTS, _no_wildcards)),
+    rule("iam-sid-required", "Every IAM permission policy statement has a unique Sid naming its declared grant.", document_rule(PERMISSION_DOCUMENTS, _sid_required)),
+    rule("iam-leading-keys", ("Row-scoped statements use ForAllValues: on dynamodb:LeadingKeys, require the key with a "
+                     "Null condition and allow only item actions the condition restricts."), document_rule(PERMISSION_DOCUMENTS, _leading_keys)),
+    rule("iam-row-scoped-no-scan", "A policy that row-scopes a table allows no Scan or PartiQLSelect on that table.", document_rule(PERMISSION_DOCUMENTS, _row_scoped_no_scan)),
+    rule("iam-attribute-scope", ("Attribute-scoped statements use ForAllValues:, require Select=SPECIFIC_ATTRIBUTES, "
+                     "allow no whole-item writes and restrict ReturnValues on UpdateItem."), document_rule(PERMISSION_DOCUMENTS, _attribute_scope)),
+    rule("iam-cognito-trust", ("Roles trusted by Cognito identity pools allow only AssumeRoleWithWebIdentity, for one "
+                     "pool (aud) and authenticated identities (amr)."), document_rule(TRUST_DOCUMENTS, _cognito_trust)),
+    rule("iam-no-unauthenticated-identities", ("Cognito identity pools allow no unauthenticated identities or classic flow, and map "
+                     "no guest role."), _validate_no_unauthenticated),
+    rule("iam-service-trust-scoped", ("Role trust policies trust one service principal with sts:AssumeRole (and aws:SourceAccount "
+                     "where supported), never everyone or a non-Cognito federated provider."), document_rule(TRUST_DOCUMENTS, _service_trust)),
+    rule("iam-role-policies-generated", ("Roles carry no inline policies or attached managed policies: every permission comes "
+                     "from the policy generated from declared grants."), _validate_generated_only),
 ]

@@ -6,14 +6,12 @@ import json
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 
-from .base import KMS_KEY, config_value, of_type
+from .base import KMS_KEY, config_value, of_type, rule
 from .props import get_prop, is_number, show
 
 ROTATION_DAYS = (90, 2560)  # AWS range for rotationPeriodInDays
@@ -115,17 +113,6 @@ def _is_everyone(principal: Any) -> bool:
 
 
 KMS_POLICIES = [
-    ResourceValidationPolicy(
-        name="kms-key-rotation",
-        description="KMS keys rotate their key material automatically, with a valid rotation period.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_rotation,
-    ),
-    ResourceValidationPolicy(
-        name="kms-key-explicit-policy",
-        description="KMS keys carry an explicit, reviewable key policy and a long deletion window.",
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_explicit_policy,
-        config_schema=KEY_POLICY_SCHEMA,
-    ),
+    rule("kms-key-rotation", "KMS keys rotate their key material automatically, with a valid rotation period.", _validate_rotation),
+    rule("kms-key-explicit-policy", "KMS keys carry an explicit, reviewable key policy and a long deletion window.", _validate_explicit_policy, config_schema=KEY_POLICY_SCHEMA),
 ]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 
-from .base import KMS_KEY, TABLE, config_value, of_type
+from .base import KMS_KEY, TABLE, config_value, of_type, rule
 
 STATEFUL_TYPES = {TABLE: "table", KMS_KEY: "KMS key"}
 
@@ -36,12 +34,6 @@ def _validate_protected(args: ResourceValidationArgs, report_violation: ReportVi
 
 
 PROTECTION_POLICIES = [
-    ResourceValidationPolicy(
-        name="stateful-resources-protected",
-        description=("DynamoDB tables and KMS keys have the `protect` resource option where the stack "
-                     "requires it (retainOnDelete is not visible to policy packs)."),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_validate_protected,
-        config_schema=PROTECTION_SCHEMA,
-    ),
+    rule("stateful-resources-protected", ("DynamoDB tables and KMS keys have the `protect` resource option where the stack "
+                     "requires it (retainOnDelete is not visible to policy packs)."), _validate_protected, config_schema=PROTECTION_SCHEMA),
 ]

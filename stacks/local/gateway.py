@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 
-from ..iam_eval import Request as IamRequest
-from ..iam_eval import evaluate
+from ..access.evaluator import Request as IamRequest
+from ..access.evaluator import evaluate
 from .api_plan import LocalApi, LocalRoute
 from .tokens import LocalIssuer
 from .vtl import VtlBodyParseError, VtlError, VtlRequest, render_request, render_response

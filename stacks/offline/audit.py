@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping
 
-from ..access import ArnContext
-from ..config import BlueprintConfig, load_for_stack, project_defaults
-from ..isolation import Scenario, grant_scenarios
-from ..kms_policy import STATEMENT_PURPOSES
-from ..sources import cli_config, read_project, read_stack
+from ..access.policies import ArnContext
+from ..config.loader import BlueprintConfig, load_for_stack, project_defaults
+from ..access.isolation import Scenario, grant_scenarios
+from ..keys.policy import STATEMENT_PURPOSES
+from ..config.sources import cli_config, read_project, read_stack
 from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
 from .preview import PreviewResult, policy_config_path, preview
 
@@ -270,7 +270,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
 
 
 def _sid_prefix(grant: str) -> str:
-    from ..access import pascal
+    from ..access.policies import pascal
 
     return pascal(grant)
 

@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 import pulumi
 
-from ..config import load_for_stack
-from ..errors import ConfigError
-from ..sources import cli_config, read_project, read_stack, stack_file_name
+from ..config.loader import load_for_stack
+from ..config.errors import ConfigError
+from ..config.sources import cli_config, read_project, read_stack, stack_file_name
 from .changes import Change, diff_plans
 from .mockrun import DuplicateResourceError, run_program
 from .plan import plan_from_recording, write_plan
@@ -87,7 +87,7 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
 def write_openapi(config: Any, path: Path) -> None:
     """The API's OpenAPI document for app teams; the stage URL is only known after apply."""
     from ..naming import api_name
-    from ..openapi import openapi_document, openapi_json
+    from ..api.openapi import openapi_document, openapi_json
 
     document = openapi_document(
         config.api, config.tables, title=api_name(config.project, config.stack, config.api.name),

@@ -16,10 +16,10 @@ import pulumi
 import pytest
 import yaml
 
-from stacks.errors import ConfigError
+from stacks.config.errors import ConfigError
 from stacks.offline.mockrun import Recording, run_program
-from stacks.sources import cli_config, read_project, read_stack
-from stacks.config import load_config
+from stacks.config.sources import cli_config, read_project, read_stack
+from stacks.config.loader import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"aws:region": "us-east-1"}

@@ -35,7 +35,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from stacks.model import TableModel
+from stacks.tables.model import TableModel
 from stacks.naming import physical_table_name
 
 REPO = Path(__file__).resolve().parents[2]

@@ -269,7 +269,7 @@ def test_xray_wildcard_action_is_still_a_wildcard():  # only the two exact actio
 
 
 def test_generated_function_xray_statement_passes_every_permission_rule():  # L3
-    from stacks.components.functions import runtime_policy
+    from stacks.functions.component import runtime_policy
 
     generated = runtime_policy("aws", "us-east-1", "123456789012", "orderStats",
                                "/aws/lambda/ddb-blueprint-dev-orderStats", None)

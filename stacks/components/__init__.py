@@ -1,1 +1,0 @@
-"""Thin ComponentResources: they turn resolved, validated specs into Pulumi resources."""

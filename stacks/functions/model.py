@@ -1,0 +1,115 @@
+"""The Lambda functions around the tables, and the topics they publish to, declared once.
+
+A function names its code folder under lambdas/, the access-model principal whose role it runs
+with (its permissions are that principal's grants, nothing else), its environment (literals or
+references `table.<name>` / `topic.<name>`), and what invokes it: a table's stream (an event source
+mapping with bounded retries, bisect, partial batch responses and an encrypted failure queue,
+GOTCHAS L1) or an API route (Lambda proxy, Cognito-authorized).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..api.model import BodyField
+from ..config.base import Strict
+
+ENV_REFERENCE = re.compile(r"^(table|topic)\.([a-z][a-zA-Z0-9]*)$")
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+
+
+class StreamSource(Strict):
+    table: str = Field(description="Table whose stream invokes the function.")
+    batchSize: int = Field(default=100, ge=1, le=1000, description="Records per invocation.")
+    maximumBatchingWindowSeconds: int = Field(default=1, ge=0, le=300, description="Wait to fill a batch.")
+    maximumRetryAttempts: int = Field(default=5, ge=0, le=100, description="Retries of a failing batch (bounded).")
+    maximumRecordAgeSeconds: int = Field(default=3600, ge=60, le=86400,
+                                         description="Records older than this go to the failure queue (streams keep 24 h).")
+    parallelizationFactor: int = Field(default=1, ge=1, le=10, description="Concurrent batches per shard.")
+    startingPosition: Literal["LATEST", "TRIM_HORIZON"] = Field(default="LATEST", description="Where a new mapping starts.")
+    filters: list[dict[str, Any]] = Field(default=[], description="Event filter patterns (records matching none never invoke the function).")
+
+
+class RouteSource(Strict):
+    method: Literal["GET", "PUT", "PATCH", "POST", "DELETE"] = Field(description="HTTP method.")
+    path: str = Field(description="Resource path of the API.")
+    description: str = Field(default="", description="Shown in the OpenAPI document.")
+    body: dict[str, BodyField] = Field(default={}, description="Request body fields, as for direct routes.")
+
+
+class Function(Strict):
+    code: str = Field(description="Folder under lambdas/ holding handler.py (entry point handler.lambda_handler).")
+    principal: str = Field(description="Access-model principal (kind service, lambda.amazonaws.com) whose role it uses.")
+    description: str = Field(default="", description="What it does.")
+    memoryMb: int = Field(default=256, ge=128, le=10240, description="Memory (and CPU share).")
+    timeoutSeconds: int = Field(default=30, ge=1, le=900, description="Per invocation.")
+    environment: dict[str, str] = Field(default={}, description="Variables: literal text, table.<name> or topic.<name>.")
+    stream: Optional[StreamSource] = Field(default=None, description="Invoked by a table's stream.")
+    route: Optional[RouteSource] = Field(default=None, description="Invoked by an API route (Lambda proxy).")
+
+
+class Topic(Strict):
+    description: str = Field(default="", description="What is published there, for whom.")
+
+
+class FunctionsModel(Strict):
+    functions: dict[str, Function] = Field(default={}, description="Lambda functions by name.")
+    topics: dict[str, Topic] = Field(default={}, description="SNS topics by name (encrypted with the ops key).")
+
+
+class Functions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    functions: FunctionsModel
+
+
+Finding = tuple[str, str]
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+
+
+def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any, root: Any, project: str, stack: str) -> list[Finding]:
+    """Problems with the declared functions and topics (paths under `functions`)."""
+    from pathlib import Path
+
+    from ..naming import function_name
+
+    found: list[Finding] = []
+    for name in model.topics:
+        if not re.match(r"^[a-z][a-zA-Z0-9]{0,39}$", name):
+            found.append((f"topics.{name}", "topic names are identifiers: a lowercase letter, then letters or digits"))
+    routes = {(r.method, r.path) for r in api.routes.values()}
+    for name, fn in model.functions.items():
+        where = f"functions.{name}"
+        if not re.match(r"^[a-z][a-zA-Z0-9]{0,39}$", name):
+            found.append((where, "function names are identifiers: a lowercase letter, then letters or digits"))
+        if len(function_name(project, stack, name)) > 64:
+            found.append((where, f"function name {function_name(project, stack, name)!r} exceeds Lambda's 64 characters"))
+        if root is not None and not (Path(root) / "lambdas" / fn.code / "handler.py").is_file():
+            found.append((f"{where}.code", f"lambdas/{fn.code}/handler.py does not exist"))
+        principal = access.principals.get(fn.principal)
+        if principal is None or principal.kind != "service" or principal.service != LAMBDA_SERVICE:
+            found.append((f"{where}.principal", f"{fn.principal!r} must be a service principal of {LAMBDA_SERVICE} in ddb-blueprint:access"))
+        for variable, value in fn.environment.items():
+            if not ENV_NAME.match(variable) or variable.startswith("AWS_"):
+                found.append((f"{where}.environment.{variable}", "variable names are UPPER_CASE and may not start with AWS_ (reserved)"))
+            reference = ENV_REFERENCE.match(value)
+            if reference and reference.group(1) == "table" and reference.group(2) not in tables:
+                found.append((f"{where}.environment.{variable}", f"no table {reference.group(2)!r}"))
+            if reference and reference.group(1) == "topic" and reference.group(2) not in model.topics:
+                found.append((f"{where}.environment.{variable}", f"no topic {reference.group(2)!r}"))
+        if (fn.stream is None) == (fn.route is None):
+            found.append((where, "a function is invoked by exactly one of: stream, route"))
+        if fn.stream is not None:
+            table = tables.get(fn.stream.table)
+            if table is None:
+                found.append((f"{where}.stream.table", f"no table {fn.stream.table!r}"))
+            elif table.stream is None:
+                found.append((f"{where}.stream.table", f"table {fn.stream.table!r} has no stream"))
+            elif not any(g.principal == fn.principal and g.table == fn.stream.table and "stream" in g.access
+                         for g in access.grants.values()):
+                found.append((f"{where}.stream", f"principal {fn.principal!r} has no stream grant on {fn.stream.table!r}"))
+        if fn.route is not None and (fn.route.method, fn.route.path) in routes:
+            found.append((f"{where}.route", f"{fn.route.method} {fn.route.path} is already a direct route of ddb-blueprint:api"))
+    return found

@@ -1,0 +1,2 @@
+"""The customer-managed KMS keys: key policies (`policy`) and the key components.
+"""
