@@ -235,6 +235,27 @@ def _validate_function(args: ResourceValidationArgs, report_violation: ReportVio
 
 # --- lambda-permission-scoped (I8) ------------------------------------------------------------
 
+API_GATEWAY_SERVICE = "apigateway.amazonaws.com"
+EXECUTE_API_ARN = re.compile(PARTITION + r":execute-api:[^:]*:[^:]*:(?P<resource>.*)")
+
+
+def execute_api_wildcard(arn: str) -> str | None:
+    """Why an API Gateway source ARN (arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>)
+    is not limited to one API and one stage, or None. Wildcards in the method or path are the
+    rule's business only as far as the stage goes: `*` for a path parameter's value is expected."""
+    found = EXECUTE_API_ARN.fullmatch(arn)
+    if found is None:
+        return None  # not an execute-api ARN: another kind of source, judged as before
+    api_id, _, rest = found.group("resource").partition("/")
+    stage = rest.split("/", 1)[0]
+    for what, value in (("API id", api_id), ("stage", stage)):
+        if not value:
+            return f"it names no {what}"
+        if any(c in value for c in "*?"):
+            return f"the {what} is {show(value)}, a wildcard"
+    return None
+
+
 @of_type(PERMISSION)
 def _validate_permission(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     undecided: list[Prop] = []
@@ -259,7 +280,15 @@ def _validate_permission(args: ResourceValidationArgs, report_violation: ReportV
 
 
 def _check_source(args: ResourceValidationArgs, service: str, report_violation: ReportViolation) -> None:
-    if not get_prop(args.props, "sourceArn").blank:
+    source = get_prop(args.props, "sourceArn")
+    if source.known and not source.blank and service == API_GATEWAY_SERVICE and isinstance(source.value, str):
+        problem = execute_api_wildcard(source.value)
+        if problem:
+            report_violation(
+                f"sourceArn {show(source.value)}: {problem}, so another stage or API could invoke the function; "
+                "build it from the stage's executionArn: <stage executionArn>/<METHOD>/<path> (GOTCHAS A12)")
+        return
+    if not source.blank:
         return  # unknown: the ARN of a resource of the stack
     if service in SOURCE_ACCOUNT_ONLY:
         if get_prop(args.props, "sourceAccount").blank:
@@ -455,7 +484,8 @@ FUNCTION_POLICIES = [
     rule("lambda-supported-runtime", ("Functions use a current runtime from the configured list, Active X-Ray tracing and the "
                      "stack's log group."), _validate_function, config_schema=RUNTIME_SCHEMA),
     rule("lambda-permission-scoped", ("Lambda permissions grant only lambda:InvokeFunction, never to \"*\"; a service principal is "
-                     "limited to its source resource (sourceArn), or its account where only that is supported."), _validate_permission),
+                     "limited to its source resource (sourceArn), or its account where only that is supported; an API Gateway "
+                     "sourceArn names one API and one stage, never a wildcard stage."), _validate_permission),
     rule("lambda-role-scoped", ("Every function runs with a role of the stack that trusts exactly lambda.amazonaws.com and "
                      "carries no inline or managed policies of its own."), stack_rule(_function_roles), stack=True),
 ]

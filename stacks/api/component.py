@@ -17,6 +17,7 @@ from .spec import (
     RouteSpec,
     definition_hash,
     gateway_responses,
+    invoke_source_arn,
     resource_paths,
 )
 from .openapi import body_schema
@@ -112,6 +113,7 @@ class Api(pulumi.ComponentResource):
             routes += [self._create_preflight(name, args, path, resources[path]) for path in sorted(paths)]
         responses = self._create_gateway_responses(name, args)
         self.stage = self._create_stage(name, args, [*routes, *responses])
+        self._create_invoke_permissions(name, args)
         self.register_outputs({"url": self.stage.invoke_url, "id": self.rest_api.id, "stage": self.stage.stage_name})
 
     def _create_resources(self, name: str, args: ApiArgs) -> dict[str, Any]:
@@ -232,14 +234,17 @@ class Api(pulumi.ComponentResource):
             f"{prefix}-integration", rest_api=self.rest_api.id, resource_id=resource.id, http_method=method.http_method,
             type="AWS_PROXY", integration_http_method="POST", uri=function.invoke_arn, timeout_milliseconds=29000,
             opts=child)
-        # Only this API's stage, method and path may invoke the function.
-        path = spec.path
-        aws.lambda_.Permission(
-            f"{prefix}-invoke", action="lambda:InvokeFunction", function=function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(self.rest_api.execution_arn, f"/*/{spec.method}{path}"),
-            opts=child)
         return [method, integration]
+
+    def _create_invoke_permissions(self, name: str, args: ApiArgs) -> None:
+        """Only this stage's method and path may invoke each function (GOTCHAS A12): the source ARN
+        is built from the stage's own execution ARN, so it names the stage, never `*`."""
+        for spec in args.proxy_specs:
+            aws.lambda_.Permission(
+                f"{name}-{spec.route_id}-invoke", action="lambda:InvokeFunction",
+                function=args.proxy_functions[spec.function].name, principal="apigateway.amazonaws.com",
+                source_arn=self.stage.execution_arn.apply(lambda arn, s=spec: invoke_source_arn(arn, s.method, s.path)),
+                opts=pulumi.ResourceOptions(parent=self))
 
     def _create_preflight(self, name: str, args: ApiArgs, path: str, resource: Any) -> list[Any]:
         """CORS preflight: browsers send OPTIONS without credentials, so this one method has no

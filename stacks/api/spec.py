@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
@@ -109,6 +110,14 @@ def proxy_route_specs(config: BlueprintConfig) -> list[ProxyRouteSpec]:
         for name, fn in sorted(config.functions.functions.items())
         if fn.route is not None
     ]
+
+
+def invoke_source_arn(stage_execution_arn: str, method: str, path: str) -> str:
+    """The one method of the one stage that may invoke a function (GOTCHAS A12): the stage's
+    execution ARN (arn:aws:execute-api:<region>:<account>:<api id>/<stage>), the HTTP method and the
+    resource path, any value of a path parameter written `*`. Never `*` for the stage: another
+    stage of the same API (a test stage, an old deployment) could then invoke the function."""
+    return f"{stage_execution_arn}/{method}{re.sub(r'{[^}]+}', '*', path)}"
 
 
 def resource_paths(specs: list[Any]) -> list[str]:

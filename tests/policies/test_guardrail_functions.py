@@ -516,8 +516,11 @@ def permission(**inputs: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("inputs", [
-    {},  # unknown sourceArn: the REST API's execution ARN
-    {"sourceArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/*/POST/orders"},
+    {},  # unknown sourceArn: the stage's execution ARN
+    {"sourceArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/v1/POST/orders"},
+    {"sourceArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/v1/PUT/cart/items/*"},  # a path parameter
+    {"sourceArn": f"arn:aws-cn:execute-api:cn-north-1:{ACCOUNT}:a1b2c3d4e5/prod/POST/orders"},
+    {"sourceArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/authorizers/abc123"},  # a Lambda authorizer
     {"principal": "s3.amazonaws.com", "sourceArn": "arn:aws:s3:::ddb-blueprint-test-exports",
      "sourceAccount": ACCOUNT},
     {"principal": "config.amazonaws.com", "sourceArn": DROP, "sourceAccount": ACCOUNT},
@@ -527,6 +530,38 @@ def permission(**inputs: Any) -> dict[str, Any]:
 ])
 def test_scoped_permission_passes(inputs: dict[str, Any]):  # I8
     assert violations(PERMISSION_RULE, permission(**inputs), PERMISSION_T) == []
+
+
+@pytest.mark.parametrize(("resource", "reason"), [
+    ("a1b2c3d4e5/*/POST/orders", 'the stage is "*", a wildcard'),
+    ("a1b2c3d4e5/v*/POST/orders", 'the stage is "v*", a wildcard'),
+    ("a1b2c3d4e5/v?/POST/orders", 'the stage is "v?", a wildcard'),
+    ("a1b2c3d4e5/*/*", 'the stage is "*", a wildcard'),
+    ("a1b2c3d4e5", "it names no stage"),
+    ("a1b2c3d4e5/", "it names no stage"),
+    ("*/v1/POST/orders", 'the API id is "*", a wildcard'),
+    ("*", 'the API id is "*", a wildcard'),
+    ("/v1/POST/orders", "it names no API id"),
+])
+def test_api_gateway_source_arn_with_a_wildcard_stage_is_violation(resource: str, reason: str):  # A12
+    arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{resource}"
+    message = single(violations(PERMISSION_RULE, permission(sourceArn=arn), PERMISSION_T))
+    assert message == (f"sourceArn {json.dumps(arn)}: {reason}, so another stage or API could invoke the function; "
+                       "build it from the stage's executionArn: <stage executionArn>/<METHOD>/<path> (GOTCHAS A12)")
+
+
+def test_wildcard_stage_of_another_service_principal_is_not_judged_as_api_gateway():
+    # Only apigateway.amazonaws.com is invoked through execute-api ARNs; other principals keep their rules.
+    inputs = permission(principal="events.amazonaws.com", sourceArn=f"arn:aws:events:us-east-1:{ACCOUNT}:rule/*")
+    assert violations(PERMISSION_RULE, inputs, PERMISSION_T) == []
+
+
+def test_unknown_source_arn_is_accepted_and_the_known_violations_still_reported():
+    # In preview the stage's execution ARN is an output: presence is judged, the stage is proven by
+    # the program tests (the permission's sourceArn is computed from the Stage).
+    assert violations(PERMISSION_RULE, permission(sourceArn=UNKNOWN), PERMISSION_T) == []
+    messages = violations(PERMISSION_RULE, permission(sourceArn=UNKNOWN, action="lambda:*"), PERMISSION_T)
+    assert len(messages) == 1 and messages[0].startswith('action is "lambda:*"')
 
 
 @pytest.mark.parametrize("principal", ["*", "*.amazonaws.com"])

@@ -132,3 +132,17 @@ def test_deployment_hash_changes_when_a_template_changes(plans, scratch, tmp_pat
 def test_openapi_document_is_written_next_to_the_plan(plans):
     document = json.loads((plans["dev"].plan_path.parent / "openapi.json").read_text())
     assert document["openapi"] == "3.0.3" and "/cart/items/{productId}" in document["paths"]
+
+
+def test_function_routes_may_be_invoked_only_from_their_own_stage(plans):  # A12
+    for stack in ("dev", "prod"):
+        plan = plans[stack].plan
+        stages = of_type(plan, "aws:apigateway/stage:Stage")
+        permissions = of_type(plan, "aws:lambda/permission:Permission")
+        assert [p["name"] for p in permissions] == ["api-placeOrder-invoke"]
+        for permission in permissions:
+            # The source ARN is computed from the stage's execution ARN alone (not the REST API's, which
+            # would need a "*" stage); its shape is proven by tests/api/test_invoke_source_arn.py.
+            assert permission["propertyDependencies"]["sourceArn"] == [stages[0]["urn"]]
+            assert permission["inputs"]["principal"] == "apigateway.amazonaws.com"
+            assert permission["inputs"]["action"] == "lambda:InvokeFunction"
