@@ -9,6 +9,12 @@ before the call, as DynamoDB would, and answers AccessDeniedException when it de
 
 Local differences from AWS, on purpose: no throttling; no execute-api:Invoke check (that policy
 names the API id, which only AWS assigns); SigV4 is replaced by the same local token.
+
+Whatever a client sends, the answer is JSON with a status API Gateway could send: a method or path
+with no route is API Gateway's 403 MISSING_AUTHENTICATION_TOKEN (GOTCHAS A13), a URL longer than a
+regional API accepts a 414, a body that cannot be used (nested deeper than a parser can follow, or
+holding a lone UTF-16 surrogate, which no UTF-8 backend can store) the plan's 400 BAD_REQUEST_BODY,
+and an unexpected local failure a 500 like API Gateway's own, never a dropped connection.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from .tokens import LocalIssuer
 from .vtl import VtlBodyParseError, VtlError, VtlRequest, render_request, render_response
 
 DynamoCall = Callable[[str, str], tuple[int, str]]  # (action, JSON body) -> (status, JSON body)
+
+MAX_URL_CHARACTERS = 10_240  # "Length, in characters, of the URL for a regional API" (GOTCHAS A14)
+MAX_BODY_BYTES = 10 * 1024 * 1024  # REST API payload size (GOTCHAS A14)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,17 @@ class LocalGateway:
     # -- the request pipeline -----------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        """The answer to one request; never raises (a local failure is API Gateway's JSON 500)."""
+        try:
+            return self._handle(request)
+        except Exception as exc:  # noqa: BLE001  (a bug here must not drop the client's connection)
+            return HttpResponse(500, json.dumps({"message": "Internal server error", "local-detail": repr(exc)}))
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        if len(request.target) > MAX_URL_CHARACTERS:
+            return HttpResponse(414, json.dumps({"message": "Request-URI Too Long"}))
+        if len(request.body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+            return self._gateway("REQUEST_TOO_LARGE", 413)
         url = urlsplit(request.target)
         prefix = f"/{self.api.stage}"
         path = url.path[len(prefix):] if url.path.startswith(prefix + "/") else None
@@ -130,11 +150,13 @@ class LocalGateway:
         if body and content_type != "application/json":
             # Templates exist for application/json only and passthrough is NEVER (GOTCHAS A2).
             return self._gateway("UNSUPPORTED_MEDIA_TYPE", 415)
+        if body.strip() and unusable_json(body):
+            return self._gateway("BAD_REQUEST_BODY", 400)
         if route.validate_body and route.body_schema is not None:
             try:
                 document = json.loads(body) if body.strip() else None
                 jsonschema.Draft4Validator(route.body_schema).validate(document)
-            except (json.JSONDecodeError, jsonschema.ValidationError):
+            except (json.JSONDecodeError, jsonschema.ValidationError, RecursionError):
                 return self._gateway("BAD_REQUEST_BODY", 400)
         return None
 
@@ -229,6 +251,37 @@ class LocalGateway:
             return HttpResponse(default_status, json.dumps({"message": kind}))
         status = int(response.status) if response.status else default_status
         return HttpResponse(status, response.template, {"Content-Type": "application/json", **response.headers})
+
+
+def unusable_json(body: str) -> bool:
+    """A body no backend could take: bytes that are not UTF-8, JSON nested deeper than the parser's
+    stack, or JSON holding a lone UTF-16 surrogate ("\\ud800" without its pair), which has no UTF-8
+    encoding. Other text that is not JSON is not judged here: validation and templates answer it
+    as API Gateway does."""
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return True  # bytes that were not UTF-8 (kept as lone surrogates by the HTTP layer)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    except RecursionError:
+        return True
+    pending = [document]
+    while pending:  # iterative: the document may be nested as deep as the parser allowed
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def request_context(action: str, call: Mapping[str, Any], partition_key: Optional[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import requests
 from botocore.auth import SigV4Auth
@@ -80,23 +80,134 @@ class _SerializedDynamoDB:
             self._original = None
 
 
+MAX_HEADER_VALUES = 10_240  # "Total combined size of all header values", bytes (GOTCHAS A14)
+STATUS_MESSAGES = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required", 413: "Request Entity Too Large",
+                   414: "Request-URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP on top of the gateway. Every answer is JSON, whatever arrives: any method name (http.server
+    answers unknown ones with an HTML 501 by default), malformed request lines, oversized URLs, headers
+    or bodies; the server keeps serving the next request."""
+
     gateway: LocalGateway  # set on the subclass made per server
+    timeout = 30  # seconds a client may stall mid-request before its connection is closed
+
+    def __getattr__(self, name: str) -> Any:
+        # Any method token reaches the gateway (HEAD, TRACE, FOO...), which answers as API Gateway.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+        try:
+            self._check_size()
+            body = self._read_body()
+        except _BadRequest as problem:
+            self.close_connection = True  # what is left of the request cannot be trusted as the next one
+            self._send(problem.status, json.dumps({"message": problem.message}), {"Content-Type": "application/json"})
+            return
+        except TimeoutError:
+            self.close_connection = True
+            return
         response = self.gateway.handle(HttpRequest(self.command, self.path, dict(self.headers.items()), body))
-        payload = response.body.encode("utf-8")
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
+        self._send(response.status, response.body, response.headers)
 
-    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = do_OPTIONS = _serve
+    def _check_size(self) -> None:
+        # http.server decodes header bytes as latin-1: one character per byte.
+        if sum(len(value) for value in self.headers.values()) > MAX_HEADER_VALUES:
+            raise _BadRequest(431, STATUS_MESSAGES[431])
+
+    def _read_body(self) -> str:
+        from .gateway import MAX_BODY_BYTES
+
+        encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if encoding == "chunked":
+            data = self._read_chunked(MAX_BODY_BYTES)
+        elif encoding and encoding != "identity":
+            raise _BadRequest(400, f"unsupported Transfer-Encoding {encoding!r}")
+        else:
+            raw = self.headers.get("Content-Length")
+            if raw is None or raw.strip() == "":
+                return ""
+            if not raw.strip().isdigit():
+                raise _BadRequest(400, "Content-Length is not a number of bytes")
+            length = int(raw)
+            if length > MAX_BODY_BYTES:
+                raise _BadRequest(413, STATUS_MESSAGES[413])
+            data = self.rfile.read(length)
+            if len(data) < length:
+                raise _BadRequest(400, "the body is shorter than its Content-Length")
+        # Bytes that are not UTF-8 stay visible (as lone surrogates) so the gateway refuses the body
+        # instead of storing U+FFFD in their place.
+        return data.decode("utf-8", errors="surrogateescape")
+
+    def _read_chunked(self, limit: int) -> bytes:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _BadRequest(400, "malformed chunked body") from None
+            if size < 0 or len(data) + size > limit:
+                raise _BadRequest(413, STATUS_MESSAGES[413])
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(data)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(3).strip():
+                raise _BadRequest(400, "malformed chunked body")
+            data += chunk
+
+    def _send(self, status: int, body: str, headers: Mapping[str, str]) -> None:
+        payload = body.encode("utf-8", errors="replace")
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left; nothing to answer
+
+    def parse_request(self) -> bool:
+        # RFC 9112 2.2: a server should ignore at least one empty line before the request line;
+        # http.server would close the connection without an answer.
+        for _ in range(8):
+            if self.raw_requestline not in (b"\r\n", b"\n"):
+                break
+            self.raw_requestline = self.rfile.readline(65537)
+        if self.raw_requestline in (b"\r\n", b"\n", b""):
+            self.command, self.request_version = "", "HTTP/1.0"
+            self.send_error(400)
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """http.server's own refusals (malformed request line, URL over 64 KiB, header lines over
+        64 KiB or more than 100 headers), in JSON instead of its HTML page."""
+        status = {501: 400, 505: 400}.get(code, code)  # no method is "unimplemented": malformed or unknown
+        self.close_connection = True
+        if not hasattr(self, "command") or self.command is None:
+            self.command = ""
+        if getattr(self, "request_version", None) in (None, "", "HTTP/0.9"):
+            self.request_version = "HTTP/1.0"  # http.server writes no status line or headers for 0.9
+        text = STATUS_MESSAGES.get(status) or message or "Bad Request"
+        self._send(status, json.dumps({"message": text}), {"Content-Type": "application/json"})
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet: the tour prints its own lines)
         pass

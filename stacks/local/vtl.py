@@ -812,6 +812,8 @@ class _Input:
                 self._document = _from_json(json.loads(text))
             except ValueError as exc:
                 raise VtlBodyParseError(f"Could not parse {self._body_name} into json: {exc}") from None
+            except RecursionError:  # nested deeper than Python's stack: no template can use it
+                raise VtlBodyParseError(f"Could not parse {self._body_name} into json: nested too deeply") from None
         return self._document
 
     def json(self, path: Any = "$") -> JavaString:
