@@ -13,7 +13,7 @@ from .access.policies import ArnContext, grant_summary, invoke_policy, owner_var
 from .access.role import AccessRole, AccessRoleArgs
 from .access.identity import AppIdentity, AppIdentityArgs
 from .api.rules import cognito_principal
-from .api.spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs
+from .api.spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs, route_throttles
 from .functions.component import Functions, FunctionsArgs
 from .config.runtime import PROJECT_ROOT
 from .api.component import Api, ApiArgs
@@ -153,6 +153,7 @@ def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_ide
             execution_log_level=settings.apiExecutionLogLevel,
             throttle_rate=settings.apiThrottle.rateLimit,
             throttle_burst=settings.apiThrottle.burstLimit,
+            route_throttles=route_throttles(config),
             cors_origin=settings.apiCorsOrigins[0] if settings.apiCorsOrigins else None,
             waf_acl_arn=settings.apiWafAclArn or None,
             tags=tags,

@@ -480,9 +480,9 @@ def _check_method_settings(stack: Stack, settings: PolicyResource, report_violat
         report_violation(
             f"{where}: settings.dataTraceEnabled {trace.describe()}: full request and response bodies (user data, "
             "tokens) would be logged; set it to false (GOTCHAS A8)", settings.urn)
-    path = stack.read(settings, "methodPath")
-    if not (path.known and path.value == ALL_METHODS):
-        return
+    # Every MethodSettings, the */* default and each per-method override alike: an override that
+    # left logging, metrics or throttling out would rely on inheriting them, which AWS does not
+    # document (GOTCHAS A8, A11).
     level = stack.read(settings, "settings.loggingLevel")
     if not level.unknown and level.value not in LOGGING_LEVELS:
         report_violation(
@@ -496,7 +496,7 @@ def _check_method_settings(stack: Stack, settings: PolicyResource, report_violat
         limit = stack.read(settings, f"settings.{name}")
         if not limit.unknown and not (is_number(limit.value) and limit.value > 0):
             report_violation(
-                f"{where}: settings.{name} {limit.describe()}: the stage is limited only by the account-wide "
+                f"{where}: settings.{name} {limit.describe()}: the method is limited only by the account-wide "
                 "quota, which one caller can exhaust for every API; set a positive limit (GOTCHAS A8)", settings.urn)
 
 
@@ -1002,8 +1002,9 @@ API_POLICIES = [
     rule("apigateway-integration-error-responses", "Every AWS integration has integration responses whose selection patterns cover 4xx and 5xx.", stack_rule(_error_responses), stack=True),
     rule("apigateway-templates-escape-user-input", ("Mapping templates print user-controlled values only through $util.escapeJavaScript, or as "
                      "checked numbers; request templates never pass the raw body through."), _validate_templates),
-    rule("apigateway-stage-observability", ("Stages have JSON access logs and X-Ray; each has */* method settings with ERROR/INFO "
-                     "logging, no data trace, metrics and throttling."), stack_rule(_stage_observability), stack=True),
+    rule("apigateway-stage-observability", ("Stages have JSON access logs and X-Ray; each has */* method settings; every method "
+                     "settings resource (*/* and per-method overrides) has ERROR/INFO logging, no data trace, metrics and "
+                     "positive throttling."), stack_rule(_stage_observability), stack=True),
     rule("apigateway-deployment-redeploys", "Deployments have triggers (a hash of the API definition) and no stageName.", _validate_deployment),
     rule("log-groups-encrypted-with-retention", "CloudWatch log groups are encrypted with a KMS key and expire their events.", _validate_log_group),
     rule("apigateway-no-account-settings", "No aws.apigateway.Account in environment stacks: the logging role is set once per account and region.", _validate_no_account),

@@ -133,6 +133,19 @@ def all_sources(route: Route) -> dict[str, str]:
     return {**route.key, **route.item, **route.set, **route.add}
 
 
+# Account-level throttle quota per Region (default): 10,000 requests per second, burst 5,000; stage
+# and method limits are bounded by it even when set higher (GOTCHAS A11).
+ACCOUNT_RATE_LIMIT = 10_000
+ACCOUNT_BURST_LIMIT = 5_000
+
+
 class ApiThrottle(Strict):
-    rateLimit: int = Field(ge=1, le=10_000, description="Steady requests per second for the whole stage.")
-    burstLimit: int = Field(ge=1, le=5_000, description="Requests accepted in a burst.")
+    """Throttling of one method of the stage, all callers together: a token bucket refilled at
+    `rateLimit` tokens a second, holding at most `burstLimit`. On `*/*` it is the default every method
+    gets on its own (a limit per method, not a total for the stage); a route override replaces it
+    for that route's method (GOTCHAS A11)."""
+
+    rateLimit: int = Field(ge=1, le=ACCOUNT_RATE_LIMIT,
+                           description="Steady requests per second each method accepts (per method, not a stage total).")
+    burstLimit: int = Field(ge=1, le=ACCOUNT_BURST_LIMIT,
+                            description="Requests each method accepts at once above the steady rate (the bucket size).")

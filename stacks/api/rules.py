@@ -8,7 +8,7 @@ integration role is one identity for all callers (DESIGN, GOTCHAS A9).
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 from ..access.policies import grant_actions
 from .model import PATH, SOURCE, ApiModel, Route, path_parameters, source_kind, source_name
@@ -196,4 +196,18 @@ def _iam_route_findings(route: Route, table: TableModel, access: AccessModel) ->
         for field in route.response:
             if field not in allowed | keys:
                 found.append((f".response.{field}", f"is outside the attributes {principal} may read ({', '.join(sorted(allowed))})"))
+    return found
+
+
+def route_throttle_findings(overrides: Mapping[str, object], route_ids: Iterable[str]) -> list[Finding]:
+    """Each per-route throttle names a route of this stack: a direct route of `api` or a function's
+    route (paths under `apiRouteThrottle`). The value ranges are checked by the model."""
+    from ..tables.rules import closest_hint
+
+    known = sorted(route_ids)
+    found: list[Finding] = []
+    for route_id in overrides:
+        if route_id not in known:
+            listed = ", ".join(known) if known else "none: the stack declares no API routes"
+            found.append((route_id, f"no route {route_id!r}{closest_hint(route_id, known)}; routes: {listed}"))
     return found

@@ -120,6 +120,31 @@ def invoke_source_arn(stage_execution_arn: str, method: str, path: str) -> str:
     return f"{stage_execution_arn}/{method}{re.sub(r'{[^}]+}', '*', path)}"
 
 
+@dataclass(frozen=True)
+class RouteThrottle:
+    route_id: str
+    method_path: str  # MethodSettings' methodPath: "cart/items/{productId}/PUT"
+    rate_limit: int
+    burst_limit: int
+
+
+def method_settings_path(method: str, path: str) -> str:
+    """MethodSettings' `methodPath` of one method: `{resource_path}/{http_method}` with the leading
+    slash trimmed (pulumi_aws MethodSettings docstring, GOTCHAS A9); path parameters stay as declared,
+    the provider escapes the slashes itself."""
+    return f"{path.lstrip('/')}/{method}"
+
+
+def route_throttles(config: BlueprintConfig) -> list[RouteThrottle]:
+    """The stack's per-route throttle overrides, by route id, on their method paths."""
+    routes = {name: (r.method, r.path) for name, r in config.api.routes.items()}
+    routes.update({s.route_id: (s.method, s.path) for s in proxy_route_specs(config)})
+    return [
+        RouteThrottle(route_id, method_settings_path(*routes[route_id]), limits.rateLimit, limits.burstLimit)
+        for route_id, limits in sorted(config.settings.apiRouteThrottle.items())
+    ]
+
+
 def resource_paths(specs: list[Any]) -> list[str]:
     """Every path prefix that needs an API Gateway resource, parents before children."""
     paths = set()

@@ -21,7 +21,7 @@ from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
 from ..functions.model import Functions, FunctionsModel, functions_findings
-from ..api.rules import api_findings
+from ..api.rules import api_findings, route_throttle_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
 from ..tables.model import TableModel, Tables
@@ -263,6 +263,11 @@ def load_config(
     if functions_model is not None and tables is not None and access is not None and api is not None:
         for path, message in functions_findings(functions_model, tables, access, api, root, project.name, stack_name):
             report.add(f"{ns}functions", path, message)
+    route_overrides = decoded.get("apiRouteThrottle")
+    if isinstance(route_overrides, dict) and api is not None and functions_model is not None:
+        route_ids = [*api.routes, *(n for n, f in functions_model.functions.items() if f.route is not None)]
+        for path, message in route_throttle_findings(route_overrides, route_ids):
+            report.add(f"{ns}apiRouteThrottle", path, message)
 
     if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)

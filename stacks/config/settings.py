@@ -37,6 +37,7 @@ class StackSettings(Strict):
     cognitoMfa: MfaMode
     principalTrust: dict[str, list[str]]
     apiThrottle: ApiThrottle
+    apiRouteThrottle: dict[str, ApiThrottle]
     apiLogRetentionDays: int
     apiExecutionLogLevel: Literal["ERROR", "INFO"]
     apiCorsOrigins: list[str]

@@ -942,12 +942,42 @@ def test_logging_levels_error_and_info_pass(level: str):
     assert found(OBSERVABILITY, replaced(API, settings_with(loggingLevel=level, dataTraceEnabled=DROP))) == []
 
 
+def route_override(**settings: Any) -> dict[str, Any]:
+    """A per-method override as the program writes it (apiRouteThrottle): every setting stated."""
+    values = {k: v for k, v in {**SETTINGS, "throttlingRateLimit": 20, "throttlingBurstLimit": 40, **settings}.items()
+              if v is not DROP}
+    return res(SETTINGS_T, "api-settings-putCartItem", {"restApi": UNKNOWN, "stageName": "v1",
+                                                        "methodPath": "cart/items/{productId}/PUT", "settings": values},
+               restApi=[REST_API], stageName=[STAGE])
+
+
 def test_data_trace_is_refused_on_any_method_path():  # A8
-    per_method = res(SETTINGS_T, "api-settings-cart", {"restApi": UNKNOWN, "stageName": "v1",
-                                                       "methodPath": "cart/GET", "settings": {"dataTraceEnabled": True}},
-                     restApi=[REST_API], stageName=[STAGE])
-    name, message = single_violation(OBSERVABILITY, [*API, per_method])
-    assert name == "api-settings-cart" and "dataTraceEnabled is true" in message
+    name, message = single_violation(OBSERVABILITY, [*API, route_override(dataTraceEnabled=True)])
+    assert name == "api-settings-putCartItem" and "dataTraceEnabled is true" in message
+
+
+def test_a_route_override_with_logging_metrics_and_its_own_limits_passes():  # A8, A11
+    assert found(OBSERVABILITY, [*API, route_override()]) == []
+
+
+@pytest.mark.parametrize(("settings", "start"), [
+    ({"loggingLevel": DROP}, "settings.loggingLevel is not set (OFF by default)"),
+    ({"loggingLevel": "OFF"}, 'settings.loggingLevel is "OFF"; set ERROR or INFO'),
+    ({"metricsEnabled": DROP}, "settings.metricsEnabled is not set"),
+    ({"metricsEnabled": False}, "settings.metricsEnabled is false"),
+    ({"throttlingRateLimit": -1}, "settings.throttlingRateLimit is -1: the method is limited only by the account-wide"),
+    ({"throttlingBurstLimit": DROP}, "settings.throttlingBurstLimit is not set"),
+])
+def test_a_route_override_must_state_logging_metrics_and_limits_itself(settings: dict[str, Any], start: str):  # A8, A11
+    # Whether an override inherits the */* settings is undocumented: it may not rely on it.
+    name, message = single_violation(OBSERVABILITY, [*API, route_override(**settings)])
+    assert name == "api-settings-putCartItem"
+    assert message.startswith(f"method settings api-settings-putCartItem: {start}")
+
+
+def test_a_route_override_does_not_replace_the_stage_default():  # A8
+    name, message = single_violation(OBSERVABILITY, [*removed(API, "api-settings"), route_override()])
+    assert name == "api-stage" and message.startswith('stage api-stage has no MethodSettings for "*/*"')
 
 
 @pytest.mark.parametrize(("subject", "path"), [

@@ -146,3 +146,34 @@ def test_function_routes_may_be_invoked_only_from_their_own_stage(plans):  # A12
             assert permission["propertyDependencies"]["sourceArn"] == [stages[0]["urn"]]
             assert permission["inputs"]["principal"] == "apigateway.amazonaws.com"
             assert permission["inputs"]["action"] == "lambda:InvokeFunction"
+
+
+def test_reference_stacks_throttle_each_method_with_the_stage_default_only(plans):  # A11
+    for stack in ("dev", "prod"):
+        settings = of_type(plans[stack].plan, "aws:apigateway/methodSettings:MethodSettings")
+        assert [s["inputs"]["methodPath"] for s in settings] == ["*/*"]
+
+
+def test_route_overrides_become_method_settings_with_the_stage_logging_and_their_own_limits(scratch, tmp_path):  # A9, A11
+    scratch.write_stack("qa", {"aws:region": "us-east-1", "ddb-blueprint:apiExecutionLogLevel": "INFO",
+                               "ddb-blueprint:apiRouteThrottle": {"putCartItem": {"rateLimit": 20, "burstLimit": 40},
+                                                                  "placeOrder": {"rateLimit": 5, "burstLimit": 10}}})
+    result = preview(scratch.root, "qa", tmp_path)
+    settings = {s["name"]: s for s in of_type(result.plan, "aws:apigateway/methodSettings:MethodSettings")}
+    assert sorted(settings) == ["api-settings", "api-settings-placeOrder", "api-settings-putCartItem"]
+    observability = {"loggingLevel": "INFO", "dataTraceEnabled": False, "metricsEnabled": True}
+    assert settings["api-settings"]["inputs"]["settings"] == {**observability, "throttlingRateLimit": 50,
+                                                              "throttlingBurstLimit": 100}
+    put = settings["api-settings-putCartItem"]["inputs"]
+    assert put["methodPath"] == "cart/items/{productId}/PUT" and put["stageName"] == "v1"
+    assert put["settings"] == {**observability, "throttlingRateLimit": 20, "throttlingBurstLimit": 40}
+    order = settings["api-settings-placeOrder"]["inputs"]
+    assert order["methodPath"] == "orders/POST"
+    assert order["settings"] == {**observability, "throttlingRateLimit": 5, "throttlingBurstLimit": 10}
+    # Each override is an update of the same stage: applied one after the other, after the default.
+    assert settings["api-settings"]["urn"] in settings["api-settings-placeOrder"]["dependencies"]
+    assert settings["api-settings-placeOrder"]["urn"] in settings["api-settings-putCartItem"]["dependencies"]
+    stage = of_type(result.plan, "aws:apigateway/stage:Stage")[0]
+    assert all(s["propertyDependencies"]["stageName"] == [stage["urn"]] for s in settings.values())
+    assert result.guardrails.mandatory_violations == []
+    assert "apigateway-stage-observability" in result.guardrails.passed
