@@ -132,7 +132,10 @@ class LocalGateway:
         except VtlError as exc:
             return HttpResponse(500, json.dumps({"message": "Internal server error", "local-detail": str(exc)}))
         if route.integration_type == "MOCK":
-            return HttpResponse(200, "", {})
+            # The request template names the status; the integration response for it adds the static
+            # headers (the CORS preflight's Access-Control-* values).
+            status = mock_status(rendered.output)
+            return self._integration_response(route, vtl_request, status, "")
         if route.integration_type == "AWS_PROXY":
             return self._proxy(route, request, path or "", path_params, query, identity)
         status, body = self._call(route, rendered.output, identity)
@@ -251,6 +254,15 @@ class LocalGateway:
             return HttpResponse(default_status, json.dumps({"message": kind}))
         status = int(response.status) if response.status else default_status
         return HttpResponse(status, response.template, {"Content-Type": "application/json", **response.headers})
+
+
+def mock_status(template_output: str) -> int:
+    """The status a MOCK integration's request template chose (`{"statusCode": 200}`); 200 without one."""
+    try:
+        value = json.loads(template_output).get("statusCode", 200)
+        return int(value)
+    except (ValueError, TypeError, AttributeError):
+        return 200
 
 
 def unusable_json(body: str) -> bool:

@@ -285,3 +285,36 @@ def test_any_request_gets_json_and_a_status_api_gateway_sends_and_the_server_kee
     else:
         assert answer.body == b""
     still_serves(runtime)
+
+
+# -- the gateway's own guarantees ----------------------------------------------------------------
+
+def test_an_unexpected_local_failure_is_a_json_500_and_the_next_request_is_served(runtime):
+    def broken(action, body):
+        raise RuntimeError("moto went away")
+
+    original = runtime.gateway.dynamodb
+    runtime.gateway.dynamodb = broken
+    try:
+        answer = send(runtime, request("GET", "/v1/products/b-001", authorized(runtime)))
+    finally:
+        runtime.gateway.dynamodb = original
+    assert answer.status == 500 and answer.json()["message"] == "Internal server error"
+    still_serves(runtime)
+
+
+@pytest.mark.parametrize(("body", "unusable"), [
+    ('{"a": "\\ud800"}', True),
+    ('{"\\udc00": 1}', True),
+    ('["ok", ["\\udbff"]]', True),
+    ("[" * 100_000 + "]" * 100_000, True),
+    ("caf\udce9", True),  # the byte 0xE9 alone, kept by the HTTP layer as a lone surrogate
+    ('{"a": "\\ud83d\\ude00"}', False),
+    ('{"a": [[[[1]]]]}', False),
+    ("not json", False),  # validation and templates answer it (400 from the validator or the template)
+    ("", False),
+])
+def test_unusable_bodies_are_those_no_utf8_backend_can_take(body, unusable):
+    from stacks.local.gateway import unusable_json
+
+    assert unusable_json(body) is unusable
