@@ -104,7 +104,8 @@ class LocalGateway:
         if len(request.target) > MAX_URL_CHARACTERS:
             return HttpResponse(414, json.dumps({"message": "Request-URI Too Long"}))
         if len(request.body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            return self._gateway("REQUEST_TOO_LARGE", 413)
+            # REQUEST_TOO_LARGE cannot be customized on REST APIs: API Gateway's own answer, not the plan's.
+            return HttpResponse(413, json.dumps({"message": "Request Entity Too Large"}))
         url = urlsplit(request.target)
         prefix = f"/{self.api.stage}"
         path = url.path[len(prefix):] if url.path.startswith(prefix + "/") else None

@@ -318,3 +318,12 @@ def test_unusable_bodies_are_those_no_utf8_backend_can_take(body, unusable):
     from stacks.local.gateway import unusable_json
 
     assert unusable_json(body) is unusable
+
+
+def test_the_gateway_itself_refuses_an_oversized_body_and_url_whatever_the_transport(runtime):  # A14
+    from stacks.local.gateway import HttpRequest
+
+    big = runtime.gateway.handle(HttpRequest("PUT", "/v1/cart/items/b-001", authorized(runtime), "x" * (MAX_BODY_BYTES + 1)))
+    assert (big.status, big.json()) == (413, {"message": "Request Entity Too Large"})
+    long = runtime.gateway.handle(HttpRequest("GET", "/v1/" + "x" * MAX_URL_CHARACTERS, authorized(runtime)))
+    assert (long.status, long.json()) == (414, {"message": "Request-URI Too Long"})
