@@ -81,8 +81,8 @@ class _SerializedDynamoDB:
 
 
 MAX_HEADER_VALUES = 10_240  # "Total combined size of all header values", bytes (GOTCHAS A14)
-STATUS_MESSAGES = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required", 413: "Request Entity Too Large",
-                   414: "Request-URI Too Long", 431: "Request Header Fields Too Large"}
+STATUS_MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large", 414: "Request-URI Too Long",
+                   431: "Request Header Fields Too Large"}
 
 
 class _BadRequest(Exception):
