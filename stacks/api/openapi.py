@@ -74,7 +74,7 @@ COMMON_RESPONSES: dict[str, tuple[str, str]] = {
     )),
     "404": ("NotFound", "No such item."),
     "415": ("UnsupportedMediaType", "The body must be sent with `Content-Type: application/json`."),
-    "429": ("TooManyRequests", "Throttled by the API stage or by DynamoDB; retry with exponential backoff and jitter."),
+    "429": ("TooManyRequests", "Throttled by this method's API limit (all callers together) or by DynamoDB; retry with exponential backoff and jitter."),
     "500": ("InternalError", "An unexpected error, or the database is unavailable; retry later."),
 }
 ALWAYS = ("400", "401", "403", "429", "500")
