@@ -327,3 +327,22 @@ def test_the_gateway_itself_refuses_an_oversized_body_and_url_whatever_the_trans
     assert (big.status, big.json()) == (413, {"message": "Request Entity Too Large"})
     long = runtime.gateway.handle(HttpRequest("GET", "/v1/" + "x" * MAX_URL_CHARACTERS, authorized(runtime)))
     assert (long.status, long.json()) == (414, {"message": "Request-URI Too Long"})
+
+
+HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xff, exclude_characters="\x7f"), max_size=300)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(authorization=st.one_of(HEADER_TEXT, st.sampled_from(["Bearer x", "eyJ.eyJ.sig", "a.b.c", "...", "=="])),
+       content_type=HEADER_TEXT, query=st.text(max_size=100),
+       route=st.sampled_from([("GET", "/v1/products/b-001"), ("GET", "/v1/products"), ("PUT", "/v1/cart/items/b-009"),
+                              ("GET", "/v1/orders"), ("POST", "/v1/orders")]))
+def test_any_credentials_content_type_or_query_get_json_and_the_server_keeps_serving(
+        runtime, authorization, content_type, query, route):
+    method, path = route
+    target = path + "?" + quote(query, safe="=&")
+    headers = {"Authorization": authorization.strip() or "x", "Content-Type": content_type.strip() or "x"}
+    answer = send(runtime, request(method, target, headers, b'{"quantity": 1}' if method != "GET" else b""))
+    assert answer.status in API_GATEWAY_STATUSES - {200, 201, 204}, (answer.status, answer.body)  # never authorized
+    answer.json()
+    still_serves(runtime)
