@@ -148,6 +148,17 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _facts(args: argparse.Namespace) -> int:
+    from .offline.facts import unresolved, write_index
+
+    missing = unresolved(PROJECT_ROOT)
+    for fact, files in sorted(missing.items()):
+        print(f"error: fact {fact} is cited in {', '.join(files)} but not defined in docs/aws-facts.md", file=sys.stderr)
+    changed = write_index(PROJECT_ROOT)
+    print("docs/aws-facts.md citation index " + ("updated" if changed else "already up to date"))
+    return EXIT_CONFIG if missing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd.set_defaults(run=_diff)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
+    cmd = commands.add_parser("facts", help="check that every cited AWS fact id resolves; regenerate the citation index of docs/aws-facts.md")
+    cmd.set_defaults(run=_facts)
     args = parser.parse_args(argv)
     return args.run(args)
 
