@@ -1,4 +1,4 @@
-"""Offline tools: `python -m stacks preview|audit <stack>`, `diff`, `docs`."""
+"""The command line of ddb-blueprint: `python -m stacks <command>` (what `./blueprint <command>` runs)."""
 
 from __future__ import annotations
 
@@ -159,8 +159,8 @@ def _facts(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if missing else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="./blueprint", description="ddb-blueprint's commands (also: python -m stacks <command>).")
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("preview", help="run the program offline under mocks; write build/<stack>/plan.json")
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     cmd.set_defaults(run=_docs)
     cmd = commands.add_parser("facts", help="check that every cited AWS fact id resolves; regenerate the citation index of docs/aws-facts.md")
     cmd.set_defaults(run=_facts)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 
