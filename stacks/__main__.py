@@ -1,4 +1,4 @@
-"""Offline tools: `python -m stacks preview|audit <stack>`, `diff`, `docs`."""
+"""The command line of ddb-blueprint: `python -m stacks <command>` (what `./blueprint <command>` runs)."""
 
 from __future__ import annotations
 
@@ -148,8 +148,19 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+def _facts(args: argparse.Namespace) -> int:
+    from .offline.facts import unresolved, write_index
+
+    missing = unresolved(PROJECT_ROOT)
+    for fact, files in sorted(missing.items()):
+        print(f"error: fact {fact} is cited in {', '.join(files)} but not defined in docs/aws-facts.md", file=sys.stderr)
+    changed = write_index(PROJECT_ROOT)
+    print("docs/aws-facts.md citation index " + ("updated" if changed else "already up to date"))
+    return EXIT_CONFIG if missing else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="./blueprint", description="ddb-blueprint's commands (also: python -m stacks <command>).")
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("preview", help="run the program offline under mocks; write build/<stack>/plan.json")
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")
@@ -177,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd.set_defaults(run=_diff)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
-    args = parser.parse_args(argv)
+    cmd = commands.add_parser("facts", help="check that every cited AWS fact id resolves; regenerate the citation index of docs/aws-facts.md")
+    cmd.set_defaults(run=_facts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

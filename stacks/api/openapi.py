@@ -1,7 +1,7 @@
 """The OpenAPI 3.0.3 document of the REST API, for the app teams that call it (pure: dicts from declarations).
 
 Everything here is derived from the same route declarations as the mapping templates
-(stacks/vtl.py) and the API Gateway resources (stacks/api_spec.py), so the document says what the
+(stacks/api/vtl.py) and the API Gateway resources (stacks/api/spec.py), so the document says what the
 deployed API does:
 
 - `body_schema(route)` is THE request body schema: the program uploads it as the API Gateway
@@ -29,7 +29,7 @@ from .vtl import token_attributes
 
 OPENAPI_VERSION = "3.0.3"
 METHOD_ORDER = ("get", "put", "post", "patch", "delete")
-NEXT_TOKEN_MAX_LENGTH = 4096  # the request template refuses longer tokens (stacks/vtl.py)
+NEXT_TOKEN_MAX_LENGTH = 4096  # the request template refuses longer tokens (stacks/api/vtl.py)
 ERROR_SCHEMA = "Error"
 ERROR_REF = f"#/components/schemas/{ERROR_SCHEMA}"
 CORS_HEADER = "Access-Control-Allow-Origin"
@@ -171,7 +171,7 @@ def _schema_name(route_id: str, suffix: str) -> str:
 
 
 def _page_size(route: Route) -> PageSize:
-    return route.pageSize if route.pageSize is not None else PageSize()  # as stacks/vtl.py does
+    return route.pageSize if route.pageSize is not None else PageSize()  # as stacks/api/vtl.py does
 
 
 def has_next_token(route: Route, table: TableModel) -> bool:
@@ -181,7 +181,7 @@ def has_next_token(route: Route, table: TableModel) -> bool:
 
 def error_statuses(route: Route) -> list[str]:
     """Error statuses the route can answer: the common ones, 415 with a body, 404/409 from its
-    operation and condition (the same rule as the method responses in stacks/api_spec.py)."""
+    operation and condition (the same rule as the method responses in stacks/api/spec.py)."""
     statuses = set(ALWAYS)
     if route.auth == "iam":
         # An unsigned or badly signed call gets 403 from API Gateway, never 401.
@@ -332,7 +332,7 @@ def _operation(route_id: str, route: Route, table: TableModel, schemas: dict[str
     if parameters:
         operation["parameters"] = parameters
     if route.body:
-        name = _schema_name(route_id, "Body")  # the API Gateway model's name too (stacks/api_spec.py)
+        name = _schema_name(route_id, "Body")  # the API Gateway model's name too (stacks/api/spec.py)
         schemas[name] = body_schema(route)
         operation["requestBody"] = {
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},

@@ -130,7 +130,7 @@ class RouteThrottle:
 
 def method_settings_path(method: str, path: str) -> str:
     """MethodSettings' `methodPath` of one method: `{resource_path}/{http_method}` with the leading
-    slash trimmed (pulumi_aws MethodSettings docstring, GOTCHAS A9); path parameters stay as declared,
+    slash trimmed (pulumi_aws MethodSettings docstring, GOTCHAS A14); path parameters stay as declared,
     the provider escapes the slashes itself."""
     return f"{path.lstrip('/')}/{method}"
 

@@ -11,8 +11,8 @@ Local differences from AWS, on purpose: no throttling; no execute-api:Invoke che
 names the API id, which only AWS assigns); SigV4 is replaced by the same local token.
 
 Whatever a client sends, the answer is JSON with a status API Gateway could send: a method or path
-with no route is API Gateway's 403 MISSING_AUTHENTICATION_TOKEN (GOTCHAS A13); a URL longer than a
-regional API accepts is a 414 and a payload over 10 MB a 413 (GOTCHAS A14); a body that cannot be
+with no route is API Gateway's 403 MISSING_AUTHENTICATION_TOKEN (GOTCHAS A15); a URL longer than a
+regional API accepts is a 414 and a payload over 10 MB a 413 (GOTCHAS A16); a body that cannot be
 used (bytes that are not UTF-8, nesting deeper than a parser can follow, a lone UTF-16 surrogate,
 which no UTF-8 backend can store) the plan's 400 BAD_REQUEST_BODY; an unexpected local failure a
 500 like API Gateway's own, never a dropped connection. The HTTP layer (runtime.py) adds the
@@ -39,8 +39,8 @@ from .vtl import VtlBodyParseError, VtlError, VtlRequest, render_request, render
 
 DynamoCall = Callable[[str, str], tuple[int, str]]  # (action, JSON body) -> (status, JSON body)
 
-MAX_URL_CHARACTERS = 10_240  # "Length, in characters, of the URL for a regional API" (GOTCHAS A14)
-MAX_BODY_BYTES = 10 * 1024 * 1024  # REST API payload size (GOTCHAS A14)
+MAX_URL_CHARACTERS = 10_240  # "Length, in characters, of the URL for a regional API" (GOTCHAS A16)
+MAX_BODY_BYTES = 10 * 1024 * 1024  # REST API payload size (GOTCHAS A16)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class _SerializedDynamoDB:
             self._original = None
 
 
-MAX_HEADER_VALUES = 10_240  # "Total combined size of all header values", bytes (GOTCHAS A14)
+MAX_HEADER_VALUES = 10_240  # "Total combined size of all header values", bytes (GOTCHAS A16)
 STATUS_MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large", 414: "Request-URI Too Long",
                    431: "Request Header Fields Too Large"}
 

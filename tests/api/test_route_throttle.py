@@ -1,5 +1,5 @@
 """Throttling: the */* default is a limit per method; per-route overrides (apiRouteThrottle) name a
-route and become a MethodSettings on that route's method path (GOTCHAS A9, A11)."""
+route and become a MethodSettings on that route's method path (GOTCHAS A11, A14)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ KEY = "ddb-blueprint:apiRouteThrottle"
     ("POST", "/orders", "orders/POST"),
     ("GET", "/orders/{orderId}", "orders/{orderId}/GET"),
 ])
-def test_method_path_is_the_resource_path_without_its_leading_slash_then_the_method(method, path, expected):  # A9
+def test_method_path_is_the_resource_path_without_its_leading_slash_then_the_method(method, path, expected):  # A14
     assert method_settings_path(method, path) == expected
 
 

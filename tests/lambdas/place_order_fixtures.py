@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +24,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from handlers import fresh_handler
 from stacks.local.tokens import user_sub
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,16 +215,7 @@ def create_tables(client: Any) -> None:
 
 def load_handler() -> ModuleType:
     """A fresh copy of lambdas/place_order/handler.py (a new execution environment)."""
-    name = f"place_order_handler_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module while the class body runs
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
+    return fresh_handler("place_order")
 
 
 # --------------------------------------------------------------------------------------------------

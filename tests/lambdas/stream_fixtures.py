@@ -18,10 +18,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import itertools
 import json
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -35,6 +32,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from handlers import fresh_handler
 from stacks.tables.model import TableModel
 from stacks.naming import physical_table_name
 
@@ -48,7 +46,6 @@ RELEVANT_ATTRIBUTES = "name,category,price,currency,stock,description"
 CLEARED = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS",
            "POWERTOOLS_IDEMPOTENCY_DISABLED", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_LOG_LEVEL",
            "AWS_LAMBDA_LOG_LEVEL", "LAMBDA_TASK_ROOT")
-_loads = itertools.count()
 
 
 def project_config(key: str) -> Any:
@@ -179,13 +176,7 @@ def load_handler(function: str, monkeypatch, environment: dict[str, str]) -> Mod
     """A fresh load of lambdas/<function>/handler.py (a new execution environment)."""
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    module_name = f"lambda_{function}_handler_{next(_loads)}"
-    spec = importlib.util.spec_from_file_location(module_name, REPO / "lambdas" / function / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, module_name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return fresh_handler(function)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """With CORS configured, OPTIONS is the preflight MOCK route: API Gateway's static Access-Control-*
-headers, no authorization; other methods keep the JSON 403 (GOTCHAS A13)."""
+headers, no authorization; other methods keep the JSON 403 (GOTCHAS A15)."""
 
 from __future__ import annotations
 

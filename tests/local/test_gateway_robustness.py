@@ -1,5 +1,5 @@
 """Whatever a client sends, the local gateway answers like API Gateway, in JSON, and keeps serving
-(GOTCHAS A13: no route is 403 MISSING_AUTHENTICATION_TOKEN; A14: URL, header and payload limits).
+(GOTCHAS A15: no route is 403 MISSING_AUTHENTICATION_TOKEN; A16: URL, header and payload limits).
 
 Requests are written byte by byte on raw sockets: HTTP libraries refuse to send most of these.
 """
@@ -100,13 +100,13 @@ def cart_rows(runtime, user: str) -> list[dict]:
 # -- methods without a route --------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["TRACE", "OPTIONS", "FOO", "CONNECT", "PROPFIND", "get", "M-SEARCH"])
-def test_a_method_without_a_route_is_api_gateways_json_403(runtime, missing_route_body, method):  # A13
+def test_a_method_without_a_route_is_api_gateways_json_403(runtime, missing_route_body, method):  # A15
     answer = send(runtime, request(method, "/v1/products", authorized(runtime)))
     assert answer.status == 403 and answer.json() == missing_route_body
     still_serves(runtime)
 
 
-def test_head_is_the_json_403_without_a_body(runtime):  # A13
+def test_head_is_the_json_403_without_a_body(runtime):  # A15
     answer = send(runtime, request("HEAD", "/v1/products/b-001", authorized(runtime)))
     assert answer.status == 403
     assert answer.headers["content-type"] == "application/json" and answer.body == b""
@@ -115,7 +115,7 @@ def test_head_is_the_json_403_without_a_body(runtime):  # A13
 
 
 @pytest.mark.parametrize("target", ["/", "/v1", "/v2/products", "/v1/nothing/here", "*", "/v1/products/../cart"])
-def test_paths_without_a_route_are_the_json_403(runtime, missing_route_body, target):  # A13
+def test_paths_without_a_route_are_the_json_403(runtime, missing_route_body, target):  # A15
     answer = send(runtime, request("GET", target, authorized(runtime)))
     assert answer.status == 403 and answer.json() == missing_route_body
 
@@ -164,14 +164,14 @@ def test_bytes_that_are_not_utf8_are_a_json_400(runtime, raw):
 # -- oversized requests -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("length", [MAX_URL_CHARACTERS + 1, 20_000, 70_000])
-def test_an_over_long_url_is_a_json_414(runtime, length):  # A14
+def test_an_over_long_url_is_a_json_414(runtime, length):  # A16
     target = "/v1/products/" + "x" * (length - len("/v1/products/"))
     answer = send(runtime, request("GET", target, authorized(runtime)))
     assert answer.status == 414 and answer.json() == {"message": "Request-URI Too Long"}
     still_serves(runtime)
 
 
-def test_a_url_at_the_limit_is_served(runtime):  # A14
+def test_a_url_at_the_limit_is_served(runtime):  # A16
     target = "/v1/products/b-001?pad=" + "x" * (MAX_URL_CHARACTERS - len("/v1/products/b-001?pad="))
     assert len(target) == MAX_URL_CHARACTERS  # locally the URL is the path and query (no scheme, no host)
     assert send(runtime, request("GET", target, authorized(runtime))).status == 200
@@ -183,13 +183,13 @@ def test_a_url_at_the_limit_is_served(runtime):  # A14
     {"X-Huge": "x" * 70_000},  # one header line over http.server's 64 KiB
     {f"X-H{i}": "1" for i in range(120)},  # more headers than http.server reads
 ])
-def test_oversized_headers_are_a_json_431(runtime, headers):  # A14
+def test_oversized_headers_are_a_json_431(runtime, headers):  # A16
     answer = send(runtime, request("GET", "/v1/products/b-001", {**authorized(runtime), **headers}))
     assert answer.status == 431 and answer.json() == {"message": "Request Header Fields Too Large"}
     still_serves(runtime)
 
 
-def test_a_body_over_10_mb_is_a_json_413_without_reading_it(runtime):  # A14
+def test_a_body_over_10_mb_is_a_json_413_without_reading_it(runtime):  # A16
     head = request("PUT", "/v1/cart/items/b-001", {**authorized(runtime), "Content-Length": str(MAX_BODY_BYTES + 1)})
     answer = send(runtime, head)  # the body is never sent: the answer must not wait for it
     assert answer.status == 413 and answer.json() == {"message": "Request Entity Too Large"}
@@ -320,7 +320,7 @@ def test_unusable_bodies_are_those_no_utf8_backend_can_take(body, unusable):
     assert unusable_json(body) is unusable
 
 
-def test_the_gateway_itself_refuses_an_oversized_body_and_url_whatever_the_transport(runtime):  # A14
+def test_the_gateway_itself_refuses_an_oversized_body_and_url_whatever_the_transport(runtime):  # A16
     from stacks.local.gateway import HttpRequest
 
     big = runtime.gateway.handle(HttpRequest("PUT", "/v1/cart/items/b-001", authorized(runtime), "x" * (MAX_BODY_BYTES + 1)))

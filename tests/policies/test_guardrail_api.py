@@ -16,16 +16,15 @@ from typing import Any
 
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies.guardrails import POLICIES
 from policies.guardrails.api import API_POLICIES, template_findings
-from policies.guardrails.offline import Report, evaluate_plan
+from policies.guardrails.offline import evaluate_plan
+from tests.policies.guardrail_helpers import (
+    DROP, POLICY, UNKNOWN, changed, found, plan_resource, removed, replaced, single, single_violation, unknown_only, violations, without_dependencies)
 
 REPO = Path(__file__).resolve().parents[2]
-UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for any computed input during preview
-DROP = object()  # marks a key to remove in `changed`
-POLICY = {policy.name: policy for policy in POLICIES}
 
 UNAUTHENTICATED = "apigateway-no-unauthenticated-methods"
 VALIDATION = "apigateway-request-validation"
@@ -63,31 +62,11 @@ ACCESS_LOG_FORMAT = json.dumps({"requestId": "$context.requestId", "status": "$c
 
 # --- plans ------------------------------------------------------------------------------------
 
+
 def res(type_: str, name: str, inputs: dict[str, Any], **deps: list[dict[str, Any]]) -> dict[str, Any]:
-    """A plan resource; `deps` maps an input to the resources its value is computed from."""
-    property_dependencies = {key: [d["urn"] for d in resources] for key, resources in deps.items()}
-    return {"urn": f"urn:pulumi:test::ddb-blueprint::ddb-blueprint:index:Api${type_}::{name}",
-            "type": type_, "name": name, "parent": API_URN, "custom": True, "inputs": copy.deepcopy(inputs),
-            "options": {"protect": False},
-            "dependencies": sorted({u for urns in property_dependencies.values() for u in urns}),
-            "propertyDependencies": property_dependencies}
+    return plan_resource(type_, name, inputs, component="Api", parent=API_URN, **deps)
 
 
-def changed(resource: dict[str, Any], **inputs: Any) -> dict[str, Any]:
-    """A copy with inputs set (or removed with DROP); dotted keys are not needed here."""
-    result = copy.deepcopy(resource)
-    for key, value in inputs.items():
-        if value is DROP:
-            result["inputs"].pop(key, None)
-        else:
-            result["inputs"][key] = value
-    return result
-
-
-def without_dependency(resource: dict[str, Any], key: str) -> dict[str, Any]:
-    result = copy.deepcopy(resource)
-    result["propertyDependencies"].pop(key, None)
-    return result
 
 
 REQUEST_TEMPLATE = (
@@ -195,56 +174,6 @@ STAGING = [OPS_KEY, ACCESS_LOGS, DEPLOYMENT, STAGE, METHOD_SETTINGS]
 API = [REST_API, CART, ORDER, AUTHORIZER, BODY_VALIDATOR, PARAMS_VALIDATOR, INTEGRATION_ROLE, *ROUTES, *STAGING]
 
 
-def replaced(resources: list[dict[str, Any]], *replacements: dict[str, Any]) -> list[dict[str, Any]]:
-    """`resources` with each replacement swapped in by name (or added)."""
-    by_name = {r["name"]: r for r in replacements}
-    result = [by_name.pop(r["name"], r) for r in resources]
-    return [*result, *by_name.values()]
-
-
-def removed(resources: list[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
-    return [r for r in resources if r["name"] not in names]
-
-
-def evaluate(rule: str, resources: list[dict[str, Any]]) -> Report:
-    plan = {"project": "ddb-blueprint", "stack": "test", "resources": resources, "outputs": {}}
-    return evaluate_plan(plan, {}, policies=[POLICY[rule]])
-
-
-def found(rule: str, resources: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(outcome, resource name, message) of every result."""
-    return [(r["outcome"], r["urn"].rsplit("::", 1)[-1], r["message"]) for r in evaluate(rule, resources).results]
-
-
-def single_violation(rule: str, resources: list[dict[str, Any]]) -> tuple[str, str]:
-    results = found(rule, resources)
-    assert len(results) == 1 and results[0][0] == "violation", results
-    return results[0][1], results[0][2]
-
-
-def unknown_only(rule: str, resources: list[dict[str, Any]]) -> str:
-    results = found(rule, resources)
-    assert [outcome for outcome, _, _ in results] == ["unknown"], results
-    report = evaluate(rule, resources)
-    assert report.mandatory_violations == [] and rule not in report.passed
-    return results[0][2]
-
-
-def violations(policy_name: str, inputs: dict[str, Any], resource_type: str) -> list[str]:
-    """Call a resource policy's validate with args built as the engine builds them."""
-    messages: list[str] = []
-    args = ResourceValidationArgs(
-        resource_type, unknown_checking_proxy(copy.deepcopy(inputs)),
-        f"urn:pulumi:test::ddb-blueprint::{resource_type}::subject", "subject",
-        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None), None, {}, {})
-    POLICY[policy_name].validate(args, lambda message, urn=None: messages.append(message))
-    return messages
-
-
-def single(messages: list[str]) -> str:
-    assert len(messages) == 1, messages
-    return messages[0]
-
 
 # --- the compliant API ------------------------------------------------------------------------
 
@@ -308,16 +237,16 @@ def test_preflight_is_joined_on_resource_not_only_method():
 
 def test_preflight_joined_on_known_values():
     # Imported ids (known values, no dependencies) join by value.
-    method_ = changed(without_dependency(without_dependency(PREFLIGHT, "restApi"), "resourceId"),
+    method_ = changed(without_dependencies(without_dependencies(PREFLIGHT, "restApi"), "resourceId"),
                       restApi="a1b2c3", resourceId="r1")
-    mock = without_dependency(without_dependency(without_dependency(
+    mock = without_dependencies(without_dependencies(without_dependencies(
         changed(PREFLIGHT_INTEGRATION, restApi="a1b2c3", resourceId="r1"), "restApi"), "resourceId"), "httpMethod")
     assert found(UNAUTHENTICATED, replaced(API, method_, mock)) == []
     assert single_violation(UNAUTHENTICATED, replaced(API, method_, changed(mock, resourceId="r2")))
 
 
 def test_preflight_join_undecidable_is_unknown():
-    mock = without_dependency(without_dependency(PREFLIGHT_INTEGRATION, "resourceId"), "httpMethod")
+    mock = without_dependencies(without_dependencies(PREFLIGHT_INTEGRATION, "resourceId"), "httpMethod")
     message = unknown_only(UNAUTHENTICATED, replaced(API, mock))
     assert message == "string value at .api-preflight-cart-method.integration can't be known during preview"
 
@@ -329,19 +258,19 @@ def test_preflight_with_unknown_integration_type_is_unknown():
 
 @pytest.mark.parametrize("kind", ["COGNITO_USER_POOLS", "CUSTOM"])
 def test_authorizer_kinds_need_an_authorizer_id(kind: str):  # A8
-    name, message = single_violation(UNAUTHENTICATED, replaced(API, without_dependency(
+    name, message = single_violation(UNAUTHENTICATED, replaced(API, without_dependencies(
         changed(GET_CART, authorization=kind, authorizerId=DROP), "authorizerId")))
     assert name == "api-getCart-method"
     assert message.startswith(f"authorization is {kind} on method api-getCart-method but authorizerId is not set")
 
 
 def test_known_authorizer_id_passes():
-    assert found(UNAUTHENTICATED, replaced(API, without_dependency(
+    assert found(UNAUTHENTICATED, replaced(API, without_dependencies(
         changed(GET_CART, authorizerId="abc123"), "authorizerId"))) == []
 
 
 def test_unknown_authorizer_id_without_authorizer_dependency_is_unknown():
-    message = unknown_only(UNAUTHENTICATED, replaced(API, without_dependency(GET_CART, "authorizerId")))
+    message = unknown_only(UNAUTHENTICATED, replaced(API, without_dependencies(GET_CART, "authorizerId")))
     assert message == "string value at .api-getCart-method.authorizerId can't be known during preview"
 
 
@@ -411,13 +340,13 @@ def test_body_with_parameters_only_validator_is_violation():  # A8
 
 
 def test_body_without_validator_is_violation():  # A8
-    _, message = single_violation(VALIDATION, replaced(API, without_dependency(
+    _, message = single_violation(VALIDATION, replaced(API, without_dependencies(
         changed(PUT_CART, requestValidatorId=DROP), "requestValidatorId")))
     assert "requestValidatorId is not set" in message and "validateRequestBody=true" in message
 
 
 def test_required_parameter_without_validator_is_violation():  # A8
-    _, message = single_violation(VALIDATION, replaced(API, without_dependency(
+    _, message = single_violation(VALIDATION, replaced(API, without_dependencies(
         changed(GET_ORDER, requestValidatorId=DROP), "requestValidatorId")))
     assert "required parameters (method.request.path.orderId)" in message and "validateRequestParameters=true" in message
 
@@ -435,12 +364,12 @@ def test_validator_flag_missing_is_false():  # the AWS default
 
 
 def test_optional_parameters_need_no_validator():
-    assert found(VALIDATION, replaced(API, without_dependency(
+    assert found(VALIDATION, replaced(API, without_dependencies(
         changed(GET_CART, requestValidatorId=DROP), "requestValidatorId"))) == []
 
 
 def test_validator_outside_the_stack_is_violation():
-    _, message = single_violation(VALIDATION, replaced(API, without_dependency(
+    _, message = single_violation(VALIDATION, replaced(API, without_dependencies(
         changed(PUT_CART, requestValidatorId="v1abc"), "requestValidatorId")))
     assert 'requestValidatorId "v1abc", which is no RequestValidator of this stack' in message
 
@@ -912,7 +841,7 @@ def test_method_settings_for_one_method_do_not_count():
 
 
 def test_method_settings_joined_on_known_stage_name():
-    by_value = without_dependency(METHOD_SETTINGS, "stageName")
+    by_value = without_dependencies(METHOD_SETTINGS, "stageName")
     assert found(OBSERVABILITY, replaced(API, by_value)) == []
     assert single_violation(OBSERVABILITY, replaced(API, changed(by_value, stageName="v2")))[0] == "api-stage"
 
@@ -997,7 +926,7 @@ def test_unknown_destination_is_a_log_group_of_the_stack():
 
 
 def test_stage_join_undecidable_is_unknown():
-    loose = without_dependency(changed(METHOD_SETTINGS, stageName=UNKNOWN), "stageName")
+    loose = without_dependencies(changed(METHOD_SETTINGS, stageName=UNKNOWN), "stageName")
     message = unknown_only(OBSERVABILITY, replaced(API, loose))
     assert message == "string value at .api-stage.methodSettings can't be known during preview"
 

@@ -17,17 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError
 
 from policies.guardrails import POLICIES
 from policies.guardrails.functions import FUNCTION_POLICIES
-from policies.guardrails.offline import Report, evaluate_plan
+from policies.guardrails.offline import evaluate_plan
+from tests.policies.guardrail_helpers import DROP, UNKNOWN, changed, evaluate, found, plan_resource, replaced, single, single_violation, unknown_only, violations, violations_then_unknown, without_dependencies
 
 REPO = Path(__file__).resolve().parents[2]
-UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for any computed input during preview
-DROP = object()  # marks a key to remove in `changed`
-POLICY = {policy.name: policy for policy in POLICIES}
 
 MAPPING_RULE = "lambda-stream-mapping-safe"
 MESSAGING = "messaging-encrypted-with-cmk"
@@ -62,29 +59,9 @@ LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
 
 # --- plans ------------------------------------------------------------------------------------
 
+
 def res(type_: str, name: str, inputs: dict[str, Any], **deps: list[dict[str, Any]]) -> dict[str, Any]:
-    """A plan resource; `deps` maps an input to the resources its value is computed from."""
-    property_dependencies = {key: [d["urn"] for d in resources] for key, resources in deps.items()}
-    return {"urn": f"urn:pulumi:test::ddb-blueprint::ddb-blueprint:index:Functions${type_}::{name}",
-            "type": type_, "name": name, "parent": "", "custom": True, "inputs": copy.deepcopy(inputs),
-            "options": {"protect": False},
-            "dependencies": sorted({u for urns in property_dependencies.values() for u in urns}),
-            "propertyDependencies": property_dependencies}
-
-
-def changed(resource: dict[str, Any], **inputs: Any) -> dict[str, Any]:
-    """A copy with inputs set (or removed with DROP); a "__" in a key is a dot ("tracingConfig__mode")."""
-    result = copy.deepcopy(resource)
-    for key, value in inputs.items():
-        *parents, last = key.split("__")
-        target = result["inputs"]
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        if value is DROP:
-            target.pop(last, None)
-        else:
-            target[last] = value
-    return result
+    return plan_resource(type_, name, inputs, component="Functions", **deps)
 
 
 def renamed(resource: dict[str, Any], name: str) -> dict[str, Any]:
@@ -92,12 +69,6 @@ def renamed(resource: dict[str, Any], name: str) -> dict[str, Any]:
     result["name"], result["urn"] = name, resource["urn"].rsplit("::", 1)[0] + "::" + name
     return result
 
-
-def without_dependencies(resource: dict[str, Any], *keys: str) -> dict[str, Any]:
-    result = copy.deepcopy(resource)
-    for key in keys:
-        result["propertyDependencies"].pop(key, None)
-    return result
 
 
 ORDERS = res(TABLE_T, "orders", {"name": "ddb-blueprint-test-orders", "streamEnabled": True,
@@ -138,67 +109,6 @@ PERMISSION = res(PERMISSION_T, "api-placeOrder-invoke", {
 
 STACK = [ORDERS, OPS_KEY, QUEUE, TOPIC, LOGS, ROLE, ACCESS, RUNTIME_ACCESS, FUNCTION, MAPPING, REST_API, PERMISSION]
 
-
-def replaced(resources: list[dict[str, Any]], *replacements: dict[str, Any]) -> list[dict[str, Any]]:
-    """`resources` with each replacement swapped in by name (or added)."""
-    by_name = {r["name"]: r for r in replacements}
-    result = [by_name.pop(r["name"], r) for r in resources]
-    return [*result, *by_name.values()]
-
-
-def removed(resources: list[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
-    return [r for r in resources if r["name"] not in names]
-
-
-def evaluate(rule: str, resources: list[dict[str, Any]], config: dict[str, Any] | None = None) -> Report:
-    plan = {"project": "ddb-blueprint", "stack": "test", "resources": resources, "outputs": {}}
-    return evaluate_plan(plan, config or {}, policies=[POLICY[rule]])
-
-
-def found(rule: str, resources: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(outcome, resource name, message) of every result."""
-    return [(r["outcome"], r["urn"].rsplit("::", 1)[-1], r["message"]) for r in evaluate(rule, resources).results]
-
-
-def single_violation(rule: str, resources: list[dict[str, Any]]) -> tuple[str, str]:
-    results = found(rule, resources)
-    assert len(results) == 1 and results[0][0] == "violation", results
-    return results[0][1], results[0][2]
-
-
-def unknown_only(rule: str, resources: list[dict[str, Any]]) -> str:
-    results = found(rule, resources)
-    assert [outcome for outcome, _, _ in results] == ["unknown"], results
-    report = evaluate(rule, resources)
-    assert report.mandatory_violations == [] and rule not in report.passed
-    return results[0][2]
-
-
-def violations(policy_name: str, inputs: dict[str, Any], resource_type: str,
-               config: dict[str, Any] | None = None) -> list[str]:
-    """Call a resource policy's validate with args built as the engine builds them."""
-    messages: list[str] = []
-    args = ResourceValidationArgs(
-        resource_type, unknown_checking_proxy(copy.deepcopy(inputs)),
-        f"urn:pulumi:test::ddb-blueprint::{resource_type}::subject", "subject",
-        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None), None, config or {}, {})
-    POLICY[policy_name].validate(args, lambda message, urn=None: messages.append(message))
-    return messages
-
-
-def violations_then_unknown(policy_name: str, inputs: dict[str, Any], resource_type: str) -> tuple[list[str], str]:
-    messages: list[str] = []
-    args = ResourceValidationArgs(
-        resource_type, unknown_checking_proxy(copy.deepcopy(inputs)), "urn", "subject",
-        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None), None, {}, {})
-    with pytest.raises(UnknownValueError) as raised:
-        POLICY[policy_name].validate(args, lambda message, urn=None: messages.append(message))
-    return messages, raised.value.message
-
-
-def single(messages: list[str]) -> str:
-    assert len(messages) == 1, messages
-    return messages[0]
 
 
 # --- the compliant stack ----------------------------------------------------------------------

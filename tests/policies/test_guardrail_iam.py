@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies.guardrails import POLICIES
 from policies.guardrails.offline import evaluate_plan
+from tests.policies.guardrail_helpers import DROP, POLICY, UNKNOWN, collect_then_raise, single
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 IDENTITY_POOL = "aws:cognito/identityPool:IdentityPool"
 ROLE_ATTACHMENT = "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment"
-UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for any computed input during preview
-DROP = object()  # marks a key to remove in `edit`
 
-POLICY = {policy.name: policy for policy in POLICIES}
 VERSION = "iam-policy-version"
 WILDCARDS = "iam-no-wildcards"
 SID = "iam-sid-required"
@@ -137,17 +133,6 @@ def permissions(policy_name: str, document: Any, resource_type: str = ROLE_POLIC
 def trust(policy_name: str, document: Any) -> list[str]:
     return violations(policy_name, role_inputs(document), ROLE)
 
-
-def single(messages: list[str]) -> str:
-    assert len(messages) == 1, messages
-    return messages[0]
-
-
-def collect_then_raise(call: Callable[[Callable[..., None]], None]) -> list[str]:
-    messages: list[str] = []
-    with pytest.raises(UnknownValueError):
-        call(lambda message, urn=None: messages.append(message))
-    return messages
 
 
 # --- every document rule ----------------------------------------------------------------------
@@ -790,18 +775,20 @@ ATTACHMENT = plan_resource(ROLE_ATTACHMENT, "app-identity-roles", GOOD_ATTACHMEN
 IAM_RULES = [*PERMISSION_RULES, COGNITO, UNAUTHENTICATED, SERVICE]
 
 
-def evaluate(*resources: dict[str, Any]) -> Any:
+
+def evaluate_all(*resources: dict[str, Any]) -> Any:
+    """Every rule of the pack over a plan of these resources."""
     return evaluate_plan({"project": "ddb-blueprint", "stack": "test", "resources": list(resources)}, {})
 
 
 def test_compliant_access_plan_passes_every_iam_policy():
-    report = evaluate(SHOPPER_ROLE, SHOPPER_POLICY, STATS_ROLE, POOL, ATTACHMENT)
+    report = evaluate_all(SHOPPER_ROLE, SHOPPER_POLICY, STATS_ROLE, POOL, ATTACHMENT)
     assert report.results == [] and set(IAM_RULES) <= set(report.passed)
 
 
 def test_preview_plan_with_unknown_trust_policy_reports_advisory_unknowns():  # as the program's preview does
     role = plan_resource(ROLE, "shopper-role", role_inputs(UNKNOWN))
-    report = evaluate(role, SHOPPER_POLICY)
+    report = evaluate_all(role, SHOPPER_POLICY)
     assert {(r["policy"], r["enforcementLevel"], r["outcome"]) for r in report.results} == {
         (COGNITO, "advisory", "unknown"), (SERVICE, "advisory", "unknown")}
     assert report.mandatory_violations == []
@@ -810,7 +797,7 @@ def test_preview_plan_with_unknown_trust_policy_reports_advisory_unknowns():  # 
 def test_plan_with_a_scan_on_a_row_scoped_table_fails_the_mandatory_policies():  # I2, I3
     scanning = plan_resource(ROLE_POLICY, "shopper-role-access", policy_inputs(
         edit(PERMISSIONS, 0, Action=["dynamodb:GetItem", "dynamodb:Scan"])))
-    report = evaluate(SHOPPER_ROLE, scanning)
+    report = evaluate_all(SHOPPER_ROLE, scanning)
     assert {(r["policy"], r["urn"]) for r in report.mandatory_violations} == {
         (LEADING, scanning["urn"]), (NO_SCAN, scanning["urn"])}
 

@@ -154,7 +154,7 @@ def test_reference_stacks_throttle_each_method_with_the_stage_default_only(plans
         assert [s["inputs"]["methodPath"] for s in settings] == ["*/*"]
 
 
-def test_route_overrides_become_method_settings_with_the_stage_logging_and_their_own_limits(scratch, tmp_path):  # A9, A11
+def test_route_overrides_become_method_settings_with_the_stage_logging_and_their_own_limits(scratch, tmp_path):  # A11, A14
     scratch.write_stack("qa", {"aws:region": "us-east-1", "ddb-blueprint:apiExecutionLogLevel": "INFO",
                                "ddb-blueprint:apiRouteThrottle": {"putCartItem": {"rateLimit": 20, "burstLimit": 40},
                                                                   "placeOrder": {"rateLimit": 5, "burstLimit": 10}}})
