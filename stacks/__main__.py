@@ -160,7 +160,10 @@ def _facts(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="./blueprint", description="ddb-blueprint's commands (also: python -m stacks <command>).")
+    parser = argparse.ArgumentParser(
+        prog="./blueprint", description="ddb-blueprint's commands (also: python -m stacks <command>). "
+        "Each command has --help.",
+        epilog="./blueprint test [pytest args] runs the test suite (pytest; --help lists pytest's options).")
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("preview", help="run the program offline under mocks; write build/<stack>/plan.json")
     cmd.add_argument("stack", help="stack name: dev, staging or prod (reads Pulumi.<stack>.yaml)")

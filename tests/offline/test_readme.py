@@ -55,3 +55,14 @@ def test_guardrails_table_lists_every_rule_and_only_those():
     table = set(re.findall(r"^\| `([a-z0-9-]+)` \|", _section("Security model"), re.M))
     assert names - table == set(), "guardrails missing from the README's table"
     assert table - names == set(), "the README's guardrails table lists rules that do not exist"
+
+
+def test_help_lists_every_command_and_the_test_command():
+    import subprocess
+
+    from stacks.__main__ import build_parser
+
+    shown = subprocess.run([sys.executable, "-m", "stacks", "--help"], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert [c for c in commands if f"\n    {c} " not in shown] == []
+    assert "./blueprint test" in shown
