@@ -48,6 +48,12 @@ class Grant(Strict):
     attributes: list[str] = Field(
         default=[], description="Readable/writable attributes only (key attributes are added); no whole-item writes."
     )
+    directWrites: bool = Field(
+        default=False,
+        description="cognitoUser only: the app users may write these items directly, bypassing the API's validation. "
+        "Required (true) for any write by a cognitoUser principal, so it is never granted by accident; scope it with "
+        "`attributes` where possible.",
+    )
     reason: str = Field(min_length=1, description="Why the principal needs this (shown next to each statement).")
 
 

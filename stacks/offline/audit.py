@@ -231,7 +231,12 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
         for g in review.get("grants", []):
             limits = f"; attributes limited to {', '.join(f'`{a}`' for a in g['attributes'])}" if g["attributes"] else ""
             indexes = f"; indexes {', '.join(f'`{i}`' for i in g['indexes'])}" if g["indexes"] else "; no index"
-            add(f"- `{g['grant']}` on `{g['table']}`: {g['isolation']}{indexes}{limits}.")
+            writes = ""
+            if review.get("kind") == "cognitoUser" and not g["table"].startswith("topic "):
+                writes = ("; **direct writes declared** (`directWrites: true`): app users write these items with their own "
+                          "credentials, bypassing the API's validation") if g.get("directWrites") else (
+                          "; read-only: app users change these items only through the API, which validates them")
+            add(f"- `{g['grant']}` on `{g['table']}`: {g['isolation']}{indexes}{limits}{writes}.")
         rows = [row for row in proof if row[0] == name]
         if rows:
             add("")
