@@ -41,6 +41,7 @@ class FunctionsArgs:
     log_retention_days: int
     concurrency: dict[str, int]
     tags: dict[str, str] = field(default_factory=dict)
+    item_schemas: dict[str, str] = field(default_factory=dict)  # route id -> stored_item_schema_json
 
 
 def runtime_policy(partition: str, region: str, account: str, fn: str, log_group: str, queue_arn: Optional[str],
@@ -90,6 +91,8 @@ class Functions(pulumi.ComponentResource):
             reference = ENV_REFERENCE.match(value)
             if reference and reference.group(1) == "table":
                 variables[key] = args.table_names[reference.group(2)]
+            elif reference and reference.group(1) == "itemSchema":
+                variables[key] = args.item_schemas[reference.group(2)]
             elif reference:
                 variables[key] = self.topics[reference.group(2)].arn
             else:

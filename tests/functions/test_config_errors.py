@@ -1,0 +1,54 @@
+"""Broken function declarations are located config errors (paths under ddb-blueprint:functions)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from tests.config.test_config_errors import BASE, only, problems
+
+REPO = Path(__file__).resolve().parents[2]
+FUNCTIONS = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:functions"]["value"]
+WHERE = "ddb-blueprint:functions.functions.placeOrder.environment.CART_LINE_SCHEMA"
+
+
+def function_problems(scratch, change):
+    functions = copy.deepcopy(FUNCTIONS)
+    change(functions["functions"]["placeOrder"]["environment"])
+    scratch.set_model("functions", functions)
+    return problems(scratch, BASE)
+
+
+def test_the_reference_functions_are_valid(scratch):
+    assert function_problems(scratch, lambda env: None) == []
+
+
+def test_item_schema_of_an_unknown_route_is_rejected(scratch):
+    def change(env):
+        env["CART_LINE_SCHEMA"] = "itemSchema.putCartLine"
+    only(function_problems(scratch, change), WHERE, "no route 'putCartLine'", "putCartItem", file="Pulumi.yaml")
+
+
+def test_item_schema_of_a_route_that_creates_nothing_is_rejected(scratch):
+    def change(env):
+        env["CART_LINE_SCHEMA"] = "itemSchema.patchCartItem"  # changes lines; its bounds are not a line's
+    only(function_problems(scratch, change), WHERE, "creates no items", file="Pulumi.yaml")
+
+
+def test_the_plan_hands_place_order_the_api_routes_bounds(tmp_path):
+    """What `pulumi up` would set: CART_LINE_SCHEMA generated from the putCartItem route (one declaration)."""
+    import json
+
+    from stacks.api.model import Route
+    from stacks.api.spec import stored_item_schema_json
+    from stacks.offline.preview import preview
+
+    plan = preview(REPO, "prod", tmp_path).plan
+    [function] = [r for r in plan["resources"] if r["type"] == "aws:lambda/function:Function"
+                  and r["inputs"]["name"].endswith("-placeOrder")]
+    value = function["inputs"]["environment"]["variables"]["CART_LINE_SCHEMA"]
+    routes = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:api"]["value"]["routes"]
+    assert value == stored_item_schema_json(Route.model_validate(routes["putCartItem"]))
+    assert json.loads(value)["quantity"] == {"maximum": 99, "minimum": 1, "required": True, "type": "integer"}
