@@ -209,6 +209,7 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
                 region=settings.region,
                 existing=settings.existingUserPool,
                 mfa=settings.cognitoMfa,
+                email=settings.cognitoEmail,
                 map_user_sub_tag=principal.ownerIdentity == "userPoolSub",
                 deletion_protection=settings.deletionProtection,
                 protect=settings.protect,

@@ -46,13 +46,18 @@ class FunctionsArgs:
 
 def runtime_policy(partition: str, region: str, account: str, fn: str, log_group: str, queue_arn: Optional[str],
                    ops_alias: str = "") -> dict:
-    """What running the function needs beyond its grants: its log group, X-Ray, its failure queue."""
+    """What running the function needs beyond its grants: its log group, X-Ray, its environment
+    (encrypted with the ops key, decrypted through Lambda at start, facts L9), its failure queue."""
     sid = fn[0].upper() + fn[1:]
     statements: list[dict] = [
         {"Sid": f"{sid}WritesItsLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:*"},
         # X-Ray's API takes no resource.
         {"Sid": f"{sid}SendsTraces", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*"},
+        {"Sid": f"{sid}DecryptsItsEnvironment", "Effect": "Allow", "Action": ["kms:Decrypt"],
+         "Resource": f"arn:{partition}:kms:{region}:{account}:key/*",
+         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [ops_alias]},
+                       "StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}}},
     ]
     if queue_arn:
         statements += [
@@ -139,6 +144,7 @@ class Functions(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "JSON", "log_group": log_group.name},
             environment={"variables": self._environment(args, spec, fn)},
+            kms_key_arn=args.ops_key_arn,  # the stack's key, not Lambda's AWS-managed one (facts L9)
             tags=args.tags,
             # The role's declared-access policy must exist before the function or its stream mapping
             # uses it (a first deployment would otherwise fail to read the stream).

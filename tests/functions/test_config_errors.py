@@ -52,3 +52,27 @@ def test_the_plan_hands_place_order_the_api_routes_bounds(tmp_path):
     routes = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:api"]["value"]["routes"]
     assert value == stored_item_schema_json(Route.model_validate(routes["putCartItem"]))
     assert json.loads(value)["quantity"] == {"maximum": 99, "minimum": 1, "required": True, "type": "integer"}
+
+
+def test_each_function_role_may_decrypt_its_environment_only_through_lambda():  # L9
+    from stacks.functions.component import runtime_policy
+
+    policy = runtime_policy("aws", "us-east-1", "123456789012", "placeOrder", "/aws/lambda/x", None,
+                            "alias/ddb-blueprint/prod/ops")
+    [statement] = [s for s in policy["Statement"] if s["Sid"] == "PlaceOrderDecryptsItsEnvironment"]
+    assert statement["Action"] == ["kms:Decrypt"]  # never Encrypt: the function only reads its variables
+    assert statement["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/ddb-blueprint/prod/ops"]},
+        "StringEquals": {"kms:ViaService": "lambda.us-east-1.amazonaws.com"}}
+
+
+def test_the_ops_key_lets_lambda_encrypt_environments_for_this_account_only():  # L9
+    from stacks.keys.policy import ops_key_policy
+
+    statements = {s["Sid"]: s for s in ops_key_policy("aws", "123456789012", "us-east-1", [])["Statement"]}
+    use = statements["LambdaEncryptsFunctionEnvironmentInThisAccount"]
+    assert use["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}  # IAM must agree as well
+    assert use["Condition"]["StringEquals"] == {"kms:ViaService": "lambda.us-east-1.amazonaws.com",
+                                                "kms:CallerAccount": "123456789012"}
+    grant = statements["LambdaGrantsFunctionRolesDecryption"]
+    assert grant["Action"] == ["kms:CreateGrant"] and grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
