@@ -47,3 +47,16 @@ def test_unprotected_replacement_is_called_out():
     before["resources"][0]["options"]["protect"] = False
     [change] = diff_plans(before, plan(hashKey="cartId"))
     assert "NOT protected: data would be lost" in change.render()
+
+
+def test_an_index_change_that_pulumi_up_would_ignore_is_called_out():  # T7
+    gsi = [{"name": "byCategory", "hashKey": "category", "projectionType": "ALL"}]
+    before, after = plan(globalSecondaryIndexes=gsi), plan(globalSecondaryIndexes=gsi + [
+        {"name": "byPrice", "hashKey": "price", "projectionType": "KEYS_ONLY"}])
+    after["resources"][0]["options"]["ignoreChanges"] = ["readCapacity", "writeCapacity", "globalSecondaryIndexes"]
+    [change] = diff_plans(before, after)
+    assert change.ignored == ("globalSecondaryIndexes",) and "IGNORED by pulumi up" in change.render()
+    assert "applyIndexChanges: true" in change.render()
+    del after["resources"][0]["options"]["ignoreChanges"]  # the applyIndexChanges deploy
+    [change] = diff_plans(before, after)
+    assert change.ignored == () and "IGNORED" not in change.render()
