@@ -89,3 +89,15 @@ def test_mandatory_guardrail_failure_fails_the_audit_but_keeps_the_report(scratc
     assert result.returncode == 1
     report = (tmp_path / "qa" / "security-review.md").read_text()
     assert "**Guardrails: FAIL**" in report and "`ddb-blueprint:pointInTimeRecovery`" in report
+
+
+def test_declared_direct_writes_are_listed_as_a_protection_turned_off(scratch, tmp_path):  # issue 8 item 5
+    access = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:access"]["value"]
+    access["grants"]["shopperCart"].update({"access": ["read", "write"], "directWrites": True})
+    scratch.set_model("access", access)
+    scratch.write_stack("qa", {"aws:region": "us-east-1"})
+    run_audit(scratch.root, "qa", tmp_path)
+    report = (tmp_path / "qa" / "security-review.md").read_text()
+    section = report.split("## Security defaults this stack turns off")[1].split("## Tables")[0]
+    assert "| `ddb-blueprint:access.grants.shopperCart.directWrites` | `true` | `false` |" in section
+    assert "**direct writes declared**" in report
