@@ -28,7 +28,8 @@ Choices that differ from plain (Java) Velocity, on purpose, to match API Gateway
   (LocalStack #12774, checked on the AWS console; not in the AWS page). JSONPath over a body that
   is not JSON raises `VtlBodyParseError` (API Gateway answers 400 "Could not parse request body
   into json").
-* `$input.params(x)` matches path and query string names exactly, header names exactly and then
+* `$input.params(x)` (request templates only: not documented in response templates, facts A10, so
+  `render_response` refuses it) matches path and query string names exactly, header names exactly and then
   case-insensitively (HTTP header names are case-insensitive; not stated on the AWS page).
 
 airspeed-ext limitations and how they are handled:
