@@ -52,7 +52,8 @@ Responses (Lambda proxy, `Content-Type: application/json`, body `{"message": ...
 
 Environment (set by the stack): CARTS_TABLE, ORDERS_TABLE, PRODUCTS_TABLE, IDEMPOTENCY_TABLE
 (partition key `id` S, TTL attribute `expiration`), CART_LINE_SCHEMA (JSON generated from the API
-route that creates cart lines: the same bounds, one declaration), POWERTOOLS_SERVICE_NAME, LOG_LEVEL.
+route that creates cart lines: the same bounds, one declaration), ROUTE_BODY_SCHEMA (this route's
+body fields as declared: the note's maximum), POWERTOOLS_SERVICE_NAME, LOG_LEVEL.
 """
 
 from __future__ import annotations
@@ -150,7 +151,20 @@ _deserializer = TypeDeserializer()
 
 TRANSACTION_ITEM_LIMIT = 100  # TransactWriteItems
 MAX_LINES = (TRANSACTION_ITEM_LIMIT - 1) // 2  # a stock Update and a cart Delete per line, plus the order Put
-NOTE_MAX_CHARS = 200
+def route_body_schema(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """ROUTE_BODY_SCHEMA: the POST /orders body fields and bounds the stack declares (the API's request
+    model checks them first; this is the second check, with the same numbers)."""
+    try:
+        schema = json.loads(environ.get("ROUTE_BODY_SCHEMA") or "")
+    except ValueError:
+        schema = None
+    if not isinstance(schema, dict) or not isinstance(schema.get("note"), dict) or "maxLength" not in schema["note"]:
+        raise RuntimeError("place_order: ROUTE_BODY_SCHEMA must declare the body field note with maxLength (set by the stack)")
+    return schema
+
+
+ORDER_BODY = route_body_schema(os.environ)
+NOTE_MAX_CHARS = int(ORDER_BODY["note"]["maxLength"])
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would let a trailing newline in
 BATCH_GET_LIMIT = 100
 BATCH_GET_ATTEMPTS = 6

@@ -70,6 +70,13 @@ def runtime_policy(partition: str, region: str, account: str, fn: str, log_group
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def route_body_schema_json(spec: Function) -> str:
+    """ROUTE_BODY_SCHEMA of a route function: body field -> {type, required, bounds} (compact JSON)."""
+    assert spec.route is not None
+    schema = {name: field.model_dump(exclude_none=True, exclude={"description"}) for name, field in spec.route.body.items()}
+    return json.dumps(schema, separators=(",", ":"), sort_keys=True)
+
+
 def layer_arn(template: str, region: str, runtime: str) -> str:
     """The Powertools layer for this region and runtime ({region}, {runtime} -> python313 style)."""
     return template.replace("{region}", region).replace("{runtime}", runtime.replace(".", ""))
@@ -92,6 +99,10 @@ class Functions(pulumi.ComponentResource):
 
     def _environment(self, args: FunctionsArgs, spec: Function, fn: str) -> dict[str, pulumi.Input[str]]:
         variables: dict[str, pulumi.Input[str]] = {"POWERTOOLS_SERVICE_NAME": fn, "LOG_LEVEL": "INFO"}
+        if spec.route is not None:
+            # The route's body fields and bounds, as the API's request model has them: the handler
+            # checks the body again with the same numbers, never a copy of its own.
+            variables["ROUTE_BODY_SCHEMA"] = route_body_schema_json(spec)
         for key, value in spec.environment.items():
             reference = ENV_REFERENCE.match(value)
             if reference and reference.group(1) == "table":

@@ -76,3 +76,17 @@ def test_the_ops_key_lets_lambda_encrypt_environments_for_this_account_only():  
                                                 "kms:CallerAccount": "123456789012"}
     grant = statements["LambdaGrantsFunctionRolesDecryption"]
     assert grant["Action"] == ["kms:CreateGrant"] and grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_route_functions_get_their_body_schema_in_the_plan(tmp_path):
+    import json
+
+    from stacks.offline.preview import preview
+
+    plan = preview(REPO, "dev", tmp_path).plan
+    functions = {r["inputs"]["name"].rsplit("-", 1)[-1]: r for r in plan["resources"]
+                 if r["type"] == "aws:lambda/function:Function"}
+    body = json.loads(functions["placeOrder"]["inputs"]["environment"]["variables"]["ROUTE_BODY_SCHEMA"])
+    assert body == {"note": {"maxLength": FUNCTIONS["functions"]["placeOrder"]["route"]["body"]["note"]["maxLength"],
+                             "required": False, "type": "string"}}
+    assert "ROUTE_BODY_SCHEMA" not in functions["orderStats"]["inputs"]["environment"]["variables"]  # stream-invoked

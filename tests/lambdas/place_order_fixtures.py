@@ -55,8 +55,18 @@ def cart_line_schema() -> str:
     return stored_item_schema_json(Route.model_validate(project["ddb-blueprint:api"]["value"]["routes"][route_id]))
 
 
+def route_body_schema() -> str:
+    """ROUTE_BODY_SCHEMA as the stack generates it from placeOrder's route body in Pulumi.yaml."""
+    from stacks.functions.component import route_body_schema_json
+    from stacks.functions.model import Function
+
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    return route_body_schema_json(Function.model_validate(project["ddb-blueprint:functions"]["value"]["functions"]["placeOrder"]))
+
+
 ENVIRONMENT = {
     "CART_LINE_SCHEMA": cart_line_schema(),
+    "ROUTE_BODY_SCHEMA": route_body_schema(),
     "CARTS_TABLE": TABLE_NAMES["carts"],
     "ORDERS_TABLE": TABLE_NAMES["orders"],
     "PRODUCTS_TABLE": TABLE_NAMES["products"],

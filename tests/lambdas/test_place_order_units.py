@@ -225,3 +225,13 @@ def test_every_cancellation_is_a_409_or_429_and_names_exactly_the_short_lines(ha
 def test_reasons_of_another_shape_are_not_explained(handler):
     assert handler.cancellation_response([{"Code": "ConditionalCheckFailed"}], ["a"]) is None
     assert handler.cancellation_response([{"Code": "ValidationError"}] * 3, ["a"]) is None
+
+
+def test_the_note_bound_is_the_route_declarations(handler):
+    # GIVEN placeOrder's route body in Pulumi.yaml THEN the handler's bound is that number, not a copy
+    declared = project_config("functions")["functions"]["placeOrder"]["route"]["body"]["note"]["maxLength"]
+    assert handler.NOTE_MAX_CHARS == declared
+    with pytest.raises(RuntimeError, match="ROUTE_BODY_SCHEMA"):
+        handler.route_body_schema({})
+    with pytest.raises(RuntimeError, match="ROUTE_BODY_SCHEMA"):
+        handler.route_body_schema({"ROUTE_BODY_SCHEMA": '{"note": {"type": "string"}}'})
