@@ -168,8 +168,8 @@ def stored_item_schema(route: Route) -> dict[str, dict[str, Any]]:
             rule = {"type": "integer", "required": True, "minimum": 0, "maxSecondsFromNow": ahead}
         else:
             rule = {"type": "string", "required": True}  # identity, path or query values
-        if attribute in route.add:
-            rule.update({"type": "integer" if rule["type"] == "integer" else "number"})
+        if attribute in route.add:  # an atomic counter: a number, within the route's bounds
+            rule["type"] = "integer" if rule["type"] == "integer" else "number"
             if attribute in route.keepAtLeast:
                 rule["minimum"] = route.keepAtLeast[attribute]
             if attribute in route.keepAtMost:

@@ -90,3 +90,23 @@ def test_route_functions_get_their_body_schema_in_the_plan(tmp_path):
     assert body == {"note": {"maxLength": FUNCTIONS["functions"]["placeOrder"]["route"]["body"]["note"]["maxLength"],
                              "required": False, "type": "string"}}
     assert "ROUTE_BODY_SCHEMA" not in functions["orderStats"]["inputs"]["environment"]["variables"]  # stream-invoked
+
+
+def test_stored_item_schema_takes_every_bound_from_the_route():
+    from stacks.api.model import Route
+    from stacks.api.spec import creates_items, stored_item_schema
+
+    route = Route.model_validate({
+        "method": "PUT", "path": "/votes/{id}", "table": "votes", "operation": "UpdateItem",
+        "key": {"userId": "identity", "id": "path.id"}, "condition": "notExists",
+        "body": {"score": {"type": "integer", "required": True, "minimum": 1, "maximum": 5},
+                 "tag": {"type": "string", "maxLength": 20, "pattern": "^[a-z]+$"}},
+        "set": {"score": "body.score", "tag": "body.tag", "requestId": "server.requestId", "at": "server.now"}})
+    assert creates_items(route)
+    assert stored_item_schema(route) == {
+        "at": {"maxSecondsFromNow": 0, "minimum": 0, "required": True, "type": "integer"},
+        "requestId": {"required": True, "type": "string"},
+        "score": {"maximum": 5, "minimum": 1, "required": True, "type": "integer"},
+        "tag": {"maxLength": 20, "pattern": "^[a-z]+$", "required": False, "type": "string"},
+    }
+    assert not creates_items(route.model_copy(update={"condition": "exists"}))
