@@ -60,3 +60,18 @@ def test_an_index_change_that_pulumi_up_would_ignore_is_called_out():  # T7
     del after["resources"][0]["options"]["ignoreChanges"]  # the applyIndexChanges deploy
     [change] = diff_plans(before, after)
     assert change.ignored == () and "IGNORED" not in change.render()
+
+
+def test_diff_cli_exits_1_on_an_index_change_pulumi_up_would_ignore(tmp_path, capsys):  # T7
+    import json
+
+    from stacks.__main__ import main
+
+    gsi = [{"name": "byCategory", "hashKey": "category", "projectionType": "ALL"}]
+    before, after = plan(globalSecondaryIndexes=gsi), plan(globalSecondaryIndexes=[])
+    for p in (before, after):
+        p["resources"][0]["options"]["ignoreChanges"] = ["globalSecondaryIndexes"]
+    (tmp_path / "a.json").write_text(json.dumps(before))
+    (tmp_path / "b.json").write_text(json.dumps(after))
+    assert main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
+    assert "IGNORED by pulumi up" in capsys.readouterr().out
