@@ -137,7 +137,8 @@ def _diff(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     changes = diff_plans(before, after)
     print("\n".join(c.render() for c in changes) or "no changes")
-    return EXIT_GUARDRAILS if any(c.destroys_data for c in changes) else 0
+    # A stateful resource destroyed, or a change pulumi up would silently not make: both stop a pipeline.
+    return EXIT_GUARDRAILS if any(c.destroys_data or c.ignored for c in changes) else 0
 
 
 def _docs(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ from .access.policies import ArnContext, grant_summary, invoke_policy, owner_var
 from .access.role import AccessRole, AccessRoleArgs
 from .access.identity import AppIdentity, AppIdentityArgs
 from .api.rules import cognito_principal
-from .api.spec import API_PRINCIPAL, STAGE_NAME, iam_routes, integration_access, proxy_route_specs, route_specs, route_throttles
+from .api.spec import (API_PRINCIPAL, STAGE_NAME, creates_items, iam_routes, integration_access, proxy_route_specs,
+                       route_specs, route_throttles, stored_item_schema_json)
 from .functions.component import Functions, FunctionsArgs
 from .config.runtime import PROJECT_ROOT
 from .api.component import Api, ApiArgs
@@ -82,6 +83,7 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                 runtime=settings.lambdaRuntime, layer_arn=settings.powertoolsLayerArn,
                 log_retention_days=settings.functionLogRetentionDays, concurrency=settings.functionConcurrency,
                 tags={**settings.tags, **standard_tags(config.project, config.stack)},
+                item_schemas={rid: stored_item_schema_json(r) for rid, r in config.api.routes.items() if creates_items(r)},
             ),
         )
         outputs["functions"] = {n: f.arn for n, f in functions.functions.items()}
@@ -208,6 +210,7 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
                 region=settings.region,
                 existing=settings.existingUserPool,
                 mfa=settings.cognitoMfa,
+                email=settings.cognitoEmail,
                 map_user_sub_tag=principal.ownerIdentity == "userPoolSub",
                 deletion_protection=settings.deletionProtection,
                 protect=settings.protect,

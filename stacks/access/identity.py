@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .policies import USER_SUB_TAG
-from .model import ExistingUserPool
+from .model import CognitoEmail, ExistingUserPool
 
 TYPE = "ddb-blueprint:index:AppIdentity"
 
@@ -27,6 +27,18 @@ class AppIdentityArgs:
     partition: pulumi.Input[str]
     account_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    email: Optional[CognitoEmail] = None  # None: Cognito's own email (COGNITO_DEFAULT)
+
+
+def email_configuration(email: Optional[CognitoEmail]) -> Optional[dict]:
+    """The user pool's email_configuration: SES through the stack's identity (facts C1), or none."""
+    if email is None:
+        return None
+    configuration = {"email_sending_account": "DEVELOPER", "source_arn": email.sesIdentityArn,
+                     "from_email_address": email.fromAddress}
+    if email.replyTo:
+        configuration["reply_to_email_address"] = email.replyTo
+    return configuration
 
 
 class AppIdentity(pulumi.ComponentResource):
@@ -89,6 +101,7 @@ class AppIdentity(pulumi.ComponentResource):
             account_recovery_setting={"recovery_mechanisms": [{"name": "verified_email", "priority": 1}]},
             admin_create_user_config={"allow_admin_create_user_only": False},
             deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
+            email_configuration=email_configuration(args.email),
             tags=args.tags,
             # Users are state: the same protection as the tables.
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete),

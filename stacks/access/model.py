@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config.base import Strict
 
@@ -18,6 +20,48 @@ class ExistingUserPool(Strict):
     userPoolId: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$", description="Id of a user pool managed elsewhere.")
     userPoolClientId: str = Field(pattern=r"^[\w+]+$", description="Id of its app client the apps use.")
 
+
+
+# An SES identity (an email address or a domain) in any partition (facts C1).
+SES_IDENTITY_ARN = r"^arn:aws(-cn|-us-gov)?:ses:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):identity/(.+)$"
+EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)"
+
+
+class CognitoEmail(Strict):
+    sesIdentityArn: str = Field(
+        description="ARN of a verified SES identity (email address or domain) in the stack's account and region: "
+        "arn:aws:ses:<region>:<account>:identity/<address or domain>."
+    )
+    fromAddress: str = Field(description="Sender: an address of that identity, optionally with a name: `Shop <no-reply@shop.example>`.")
+    replyTo: Optional[str] = Field(default=None, description="Reply-To address (optional).")
+
+    @model_validator(mode="after")
+    def _addresses_belong_to_the_identity(self) -> "CognitoEmail":
+        arn = re.match(SES_IDENTITY_ARN, self.sesIdentityArn)
+        if arn is None:
+            raise ValueError("sesIdentityArn must be an SES identity ARN: arn:aws:ses:<region>:<12-digit account>:"
+                             "identity/<email address or domain>")
+        identity = arn.group(5)
+        sender = re.fullmatch(r"(?:[^<>]{1,100} )?<(" + EMAIL + r")>|(" + EMAIL + r")", self.fromAddress)
+        if sender is None:
+            raise ValueError("fromAddress must be an email address, or `Name <address>`")
+        address = (sender.group(1) or sender.group(4)).lower()
+        if "@" in identity and address != identity.lower():
+            raise ValueError(f"fromAddress must be the verified address {identity!r} (an email-address identity "
+                             "sends from that address only)")
+        if "@" not in identity and address.split("@", 1)[1] != identity.lower():
+            raise ValueError(f"fromAddress must be an address at the verified domain {identity!r}")
+        if self.replyTo is not None and not re.fullmatch(EMAIL, self.replyTo):
+            raise ValueError("replyTo must be an email address")
+        return self
+
+    @property
+    def region(self) -> str:
+        return re.match(SES_IDENTITY_ARN, self.sesIdentityArn).group(2)  # type: ignore[union-attr]
+
+    @property
+    def account(self) -> str:
+        return re.match(SES_IDENTITY_ARN, self.sesIdentityArn).group(4)  # type: ignore[union-attr]
 
 
 class Principal(Strict):
@@ -47,6 +91,12 @@ class Grant(Strict):
     )
     attributes: list[str] = Field(
         default=[], description="Readable/writable attributes only (key attributes are added); no whole-item writes."
+    )
+    directWrites: bool = Field(
+        default=False,
+        description="cognitoUser only: the app users may write these items directly, bypassing the API's validation. "
+        "Required (true) for any write by a cognitoUser principal, so it is never granted by accident; scope it with "
+        "`attributes` where possible.",
     )
     reason: str = Field(min_length=1, description="Why the principal needs this (shown next to each statement).")
 

@@ -219,6 +219,7 @@ def _grant_findings(grant: Grant, access: AccessModel, tables: Mapping[str, Tabl
     if table is None or principal is None:
         return found
     actions = set(grant_actions(grant))
+    found += _direct_write_findings(grant, principal, actions)
     for index in grant.indexes:
         if index not in table.globalIndexes and index not in table.localIndexes:
             found.append((".indexes", f"table {grant.table!r} has no index {index!r}"))
@@ -233,6 +234,22 @@ def _grant_findings(grant: Grant, access: AccessModel, tables: Mapping[str, Tabl
         if "stream" in grant.access:
             found.append((".attributes", "stream records carry whole items; a stream grant cannot be attribute-scoped"))
     return found
+
+
+def _direct_write_findings(grant: Grant, principal: Principal, actions: set[str]) -> list[Finding]:
+    """App users write through the API, which validates every value; a direct write is declared on purpose."""
+    writes = sorted(actions & set(WRITE_ACTIONS))
+    if principal.kind != "cognitoUser":
+        if grant.directWrites:
+            return [(".directWrites", "applies to grants of the cognitoUser principal only (app users' own credentials)")]
+        return []
+    if writes and not grant.directWrites:
+        return [("", f"gives app users {', '.join(writes)} with their own credentials, which bypasses the API's "
+                     "validation (any value, any size, no expiry); let them write through the API, or declare it on "
+                     "purpose with directWrites: true (and attributes: to limit what they may write)")]
+    if grant.directWrites and not writes:
+        return [(".directWrites", "this grant has no write action; remove directWrites")]
+    return []
 
 
 def _row_scope_findings(grant: Grant, principal: Principal, table: TableModel, actions: set[str]) -> list[Finding]:
@@ -426,6 +443,7 @@ class GrantSummary:
     isolation: str
     attributes: list[str]
     reason: str
+    directWrites: bool = False
 
 
 def grant_summary(name: str, grant: Grant, principal: Principal, table: Optional[TableModel]) -> GrantSummary:
@@ -438,7 +456,8 @@ def grant_summary(name: str, grant: Grant, principal: Principal, table: Optional
     else:
         isolation = "not row-scoped: every item of the table"
     attributes = sorted(_condition_for(grant, principal, table).get("ForAllValues:StringEquals", {}).get("dynamodb:Attributes", []))
-    return GrantSummary(name, grant.table, grant_actions(grant), sorted(grant.indexes), isolation, attributes, grant.reason)
+    return GrantSummary(name, grant.table, grant_actions(grant), sorted(grant.indexes), isolation, attributes, grant.reason,
+                        grant.directWrites)
 
 
 def principals_with_grants(access: AccessModel) -> Iterable[str]:

@@ -90,8 +90,12 @@ class Route(Strict):
     keepAtLeast: dict[str, int] = Field(
         default={}, description="UpdateItem: refuse (409) an ADD that would take the attribute below this value."
     )
+    keepAtMost: dict[str, int] = Field(
+        default={}, description="UpdateItem: refuse (409) an ADD that would take the attribute above this value."
+    )
     condition: Literal["none", "exists", "notExists"] = Field(
-        default="none", description="exists: 404 when the item is missing; notExists: create-only, 409 when present."
+        default="none", description="exists: 404 when the item is missing; notExists: create-only, 409 when present "
+        "(an UpdateItem with notExists creates the item and answers 201 with the stored item)."
     )
     response: dict[str, ResponseField] = Field(default={}, description="Attributes returned, with their types.")
     pageSize: Optional[PageSize] = Field(default=None, description="Query only: pagination (?limit=, ?nextToken=).")

@@ -10,8 +10,8 @@ deployed API does:
   no `nullable`, `required` only when non-empty).
 - Responses follow the templates: GetItem/UpdateItem answer the response fields (every field is
   present, `null` when the item has no such attribute; a `list` field is always an array),
-  Query answers `{"items": [...], "nextToken"?: "..."}`, PutItem 201 with the key fields it
-  echoes, DeleteItem 204. Errors are `{"message": "..."}`, with 404/409 only on routes that can
+  Query answers `{"items": [...], "nextToken"?: "..."}`, a create-only UpdateItem 201 with the
+  stored item, PutItem 201 with `{}` (nothing to echo, facts A10), DeleteItem 204. Errors are `{"message": "..."}`, with 404/409 only on routes that can
   produce them.
 - Output is deterministic: the same declarations give the same document, whatever order the
   routes, fields or origins were declared in (`openapi_json` renders it byte for byte).
@@ -130,18 +130,6 @@ def _object_schema(fields: Mapping[str, ResponseField]) -> dict[str, Any]:
     return dict(sorted(schema.items()))
 
 
-def _put_response_schema(route: Route) -> dict[str, Any]:
-    """PutItem echoes key fields from the path or the caller's identity: always present, never null."""
-    properties = {
-        name: {"description": _key_origin(route, name), "type": route.response[name].type}
-        for name in sorted(route.response)
-    }
-    schema: dict[str, Any] = {"properties": properties, "type": "object"}
-    if properties:
-        schema["required"] = sorted(properties)
-    return dict(sorted(schema.items()))
-
-
 def _page_schema(item_ref: str, has_token: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {"items": {"items": {"$ref": item_ref}, "type": "array"}}
     if has_token:
@@ -150,15 +138,6 @@ def _page_schema(item_ref: str, has_token: bool) -> dict[str, Any]:
             "type": "string",
         }
     return {"properties": properties, "required": ["items"], "type": "object"}
-
-
-def _key_origin(route: Route, attribute: str) -> str:
-    source = route.key.get(attribute, "")
-    if source == "identity":
-        return "The caller's own identity (never taken from the request)."
-    if source_kind(source) == "path":
-        return f"The `{source_name(source)}` path parameter."
-    return f"Key attribute `{attribute}`."
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,9 +167,9 @@ def error_statuses(route: Route) -> list[str]:
         statuses.discard("401")
     if route.body:
         statuses.add("415")
-    if route.operation in ("GetItem", "DeleteItem") or route.condition == "exists" or route.keepAtLeast:
+    if route.operation in ("GetItem", "DeleteItem") or route.condition == "exists" or route.keepAtLeast or route.keepAtMost:
         statuses.add("404")
-    if route.condition == "notExists" or route.keepAtLeast:
+    if route.condition == "notExists" or route.keepAtLeast or route.keepAtMost:
         statuses.add("409")
     return sorted(statuses)
 
@@ -198,8 +177,9 @@ def error_statuses(route: Route) -> list[str]:
 def _conflict_description(route: Route) -> str:
     if route.condition == "notExists":
         return "The item already exists (this route only creates)."
-    floors = ", ".join(f"`{a}` at least {v}" for a, v in sorted(route.keepAtLeast.items()))
-    return f"The change would break a limit: {floors}."
+    limits = [f"`{a}` at least {v}" for a, v in sorted(route.keepAtLeast.items())]
+    limits += [f"`{a}` at most {v}" for a, v in sorted(route.keepAtMost.items())]
+    return f"The change would break a limit: {', '.join(limits)}."
 
 
 def _summary(route: Route) -> str:
@@ -304,8 +284,12 @@ def _success(route_id: str, route: Route, table: TableModel, schemas: dict[str, 
         return "204", _with_cors({"description": "Deleted: no content."}, cors)
     if op == "PutItem":
         name = _schema_name(route_id, "Created")
-        schemas[name] = _put_response_schema(route)
-        return "201", _json_response("Created: the key of the new item.", {"$ref": f"#/components/schemas/{name}"}, cors)
+        schemas[name] = {"type": "object"}
+        return "201", _json_response("Created: an empty object.", {"$ref": f"#/components/schemas/{name}"}, cors)
+    if op == "UpdateItem" and route.condition == "notExists":
+        name = _schema_name(route_id, "Created")
+        schemas[name] = _object_schema(route.response)
+        return "201", _json_response("Created: the item as stored.", {"$ref": f"#/components/schemas/{name}"}, cors)
     if op == "Query":
         item, page = _schema_name(route_id, "Item"), _schema_name(route_id, "Page")
         schemas[item] = _object_schema(route.response)

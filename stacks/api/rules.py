@@ -134,9 +134,18 @@ def _operation_findings(route: Route) -> list[Finding]:
         found.append((".set", "only UpdateItem uses `set` and `add`"))
     if op == "UpdateItem" and not (route.set or route.add):
         found.append(("", "UpdateItem needs `set` or `add`"))
-    for attribute in route.keepAtLeast:
-        if attribute not in route.add:
-            found.append((f".keepAtLeast.{attribute}", "applies to attributes in `add`"))
+    for bound in ("keepAtLeast", "keepAtMost"):
+        for attribute in getattr(route, bound):
+            if attribute not in route.add:
+                found.append((f".{bound}.{attribute}", "applies to attributes in `add`"))
+        if getattr(route, bound) and route.condition == "notExists":
+            found.append((f".{bound}", "bounds an existing item's value; a create-only (notExists) write has none"))
+    for attribute, ceiling in route.keepAtMost.items():
+        if attribute in route.keepAtLeast and route.keepAtLeast[attribute] > ceiling:
+            found.append((f".keepAtMost.{attribute}", f"is below keepAtLeast ({route.keepAtLeast[attribute]})"))
+    if op == "UpdateItem" and route.set and all(_is_optional(route, s) for s in route.set.values()):
+        found.append((".set", "needs at least one value that is always present (a required body field, the path, "
+                              "identity or a server value): optional body fields are left out when absent"))
     if route.condition != "none" and op in READS:
         found.append((".condition", "conditions apply to writes"))
     if route.pageSize is not None and op != "Query":
@@ -151,11 +160,17 @@ def _operation_findings(route: Route) -> list[Finding]:
         found.append((".response", "a read returns something: list the response fields"))
     if op == "DeleteItem" and route.response:
         found.append((".response", "DeleteItem answers 204 without a body"))
-    if op == "PutItem":
-        for field in route.response:
-            if field not in route.key or source_kind(route.key[field]) != "path":
-                found.append((f".response.{field}", "PutItem answers with key fields taken from the path only"))
+    if op == "PutItem" and route.response:
+        # PutItem returns no item on success (ReturnValues NONE/ALL_OLD only), and API Gateway documents
+        # no method-request parameters in integration response templates (facts A10).
+        found.append((".response", "PutItem answers 201 without a body: DynamoDB returns nothing to echo; to answer "
+                                   "with the stored item, declare operation: UpdateItem with set: and condition: notExists "
+                                   "(create-only, ReturnValues ALL_NEW)"))
     return found
+
+
+def _is_optional(route: Route, source: str) -> bool:
+    return source_kind(source) == "body" and source_name(source) in route.body and not route.body[source_name(source)].required
 
 
 def _type_findings(route: Route, table: TableModel) -> list[Finding]:

@@ -176,6 +176,46 @@ def integration_access(config: BlueprintConfig) -> Optional[AccessModel]:
     return AccessModel(principals={API_PRINCIPAL: principal}, grants=grants)
 
 
+def creates_items(route: Route) -> bool:
+    """A route that writes new items: PutItem, or a create-only UpdateItem."""
+    return route.operation == "PutItem" or (route.operation == "UpdateItem" and route.condition == "notExists")
+
+
+def stored_item_schema(route: Route) -> dict[str, dict[str, Any]]:
+    """The bounds the API enforces on every non-key attribute a creating route writes, for code that
+    reads such items back (placeOrder re-validates cart lines with them): attribute -> {type, required,
+    minimum, maximum, minLength, maxLength, pattern, maxSecondsFromNow}. One declaration: the route's."""
+    schema: dict[str, dict[str, Any]] = {}
+    for attribute, source in {**route.item, **route.set, **route.add}.items():
+        kind, name = source_kind(source), source_name(source)
+        if kind == "body":
+            field = route.body[name]
+            rule: dict[str, Any] = {"type": field.type, "required": field.required}
+            for bound in ("minimum", "maximum", "minLength", "maxLength", "pattern"):
+                if getattr(field, bound) is not None:
+                    rule[bound] = getattr(field, bound)
+        elif kind == "server" and name == "requestId":
+            rule = {"type": "string", "required": True}
+        elif kind == "server":
+            # server.now is the write's own time; server.expiresIn:<s> at most <s> seconds after it.
+            ahead = int(name.split(":")[1]) if name.startswith("expiresIn:") else 0
+            rule = {"type": "integer", "required": True, "minimum": 0, "maxSecondsFromNow": ahead}
+        else:
+            rule = {"type": "string", "required": True}  # identity, path or query values
+        if attribute in route.add:  # an atomic counter: a number, within the route's bounds
+            rule["type"] = "integer" if rule["type"] == "integer" else "number"
+            if attribute in route.keepAtLeast:
+                rule["minimum"] = route.keepAtLeast[attribute]
+            if attribute in route.keepAtMost:
+                rule["maximum"] = route.keepAtMost[attribute]
+        schema[attribute] = dict(sorted(rule.items()))
+    return dict(sorted(schema.items()))
+
+
+def stored_item_schema_json(route: Route) -> str:
+    return json.dumps(stored_item_schema(route), separators=(",", ":"), sort_keys=True)
+
+
 def iam_routes(specs: list[RouteSpec]) -> list[RouteSpec]:
     return [s for s in specs if s.authorization == "AWS_IAM"]
 

@@ -163,14 +163,26 @@ def _server_setup(route: Route) -> list[str]:
 
 
 def _floor_setup(route: Route) -> list[str]:
-    """For ADD with a floor: the smallest current value that keeps the result at or above it."""
+    """For ADD with bounds: the smallest (largest) current value that keeps the result at or above
+    (at or below) them."""
     lines = []
     for i, (attribute, source) in enumerate(route.add.items()):
         if attribute in route.keepAtLeast:
             lines.append(f"#set($floor_{i} = {route.keepAtLeast[attribute]} - $body_{source_name(source)})")
             lines.append(f"#set($min_{i} = \"$!floor_{i}\")")
             lines.append(f"#if(!$min_{i}.matches('{INTEGER}'))#set($invalid = true)#end")
+        if attribute in route.keepAtMost:
+            lines.append(f"#set($ceiling_{i} = {route.keepAtMost[attribute]} - $body_{source_name(source)})")
+            lines.append(f"#set($max_{i} = \"$!ceiling_{i}\")")
+            lines.append(f"#if(!$max_{i}.matches('{INTEGER}'))#set($invalid = true)#end")
     return lines
+
+
+def limits_text(route: Route) -> str:
+    """The bounds an ADD keeps, in words (the 409 message)."""
+    limits = [f"{a} at least {v}" for a, v in route.keepAtLeast.items()]
+    limits += [f"{a} at most {v}" for a, v in route.keepAtMost.items()]
+    return ", ".join(limits)
 
 
 def _is_optional_body(route: Route, source: str) -> bool:
@@ -256,7 +268,7 @@ def _request_body(ctx: _Context) -> list[str]:
 def _condition(ctx: _Context, names: dict[str, str]) -> Optional[str]:
     partition = ctx.table.partitionKey
     names["#pk"] = partition
-    if ctx.route.condition == "exists" or ctx.route.keepAtLeast:
+    if ctx.route.condition == "exists" or ctx.route.keepAtLeast or ctx.route.keepAtMost:
         return "attribute_exists(#pk)"
     if ctx.route.condition == "notExists":
         return "attribute_not_exists(#pk)"
@@ -283,27 +295,52 @@ def _put_body(ctx: _Context) -> list[str]:
     return lines
 
 
+def _optional_entries(required: list[str], optional: list[tuple[str, str]]) -> str:
+    """Comma-separated entries; each optional one (entry, body field) only when its field was sent.
+    `required` is never empty, so an optional entry always follows another one."""
+    text = ", ".join(required)
+    for entry, field in optional:
+        text += f'#if("$!body_{field}" != ""), {entry}#end'
+    return text
+
+
 def _update_body(ctx: _Context) -> list[str]:
     r = ctx.route
     names: dict[str, str] = {}
     condition = _condition(ctx, names)
+    required_names = [f'"{k}": {json.dumps(v)}' for k, v in names.items()]
+    optional_names: list[tuple[str, str]] = []
     values: list[str] = []
-    set_parts, add_parts = [], []
+    optional_values: list[tuple[str, str]] = []
+    set_parts: list[str] = []
+    optional_sets: list[tuple[str, str]] = []
+    add_parts = []
     for i, (attribute, source) in enumerate(r.set.items()):
-        names[f"#s{i}"] = attribute
-        set_parts.append(f"#s{i} = :s{i}")
-        values.append(f'":s{i}": {_value_json(ctx, attribute, source)}')
+        name, value, part = f'"#s{i}": {json.dumps(attribute)}', f'":s{i}": {_value_json(ctx, attribute, source)}', f"#s{i} = :s{i}"
+        if _is_optional_body(r, source):
+            # An optional field that was not sent is not written (as PutItem leaves it out).
+            field = source_name(source)
+            optional_names.append((name, field))
+            optional_values.append((value, field))
+            optional_sets.append((part, field))
+        else:
+            required_names.append(name)
+            values.append(value)
+            set_parts.append(part)
     conditions = [condition] if condition else []
     for i, (attribute, source) in enumerate(r.add.items()):
-        names[f"#a{i}"] = attribute
+        required_names.append(f'"#a{i}": {json.dumps(attribute)}')
         add_parts.append(f"#a{i} :a{i}")
         values.append(f'":a{i}": {_value_json(ctx, attribute, source)}')
         if attribute in r.keepAtLeast:
             # ADD cannot be bounded by itself: require the current value to stay >= floor - change.
             conditions.append(f"#a{i} >= :min{i}")
             values.append(f'":min{i}": {{"N": "$min_{i}"}}')
+        if attribute in r.keepAtMost:
+            conditions.append(f"#a{i} <= :max{i}")
+            values.append(f'":max{i}": {{"N": "$max_{i}"}}')
     expression = " ".join(p for p in (
-        ("SET " + ", ".join(set_parts)) if set_parts else "",
+        ("SET " + _optional_entries(set_parts, optional_sets)) if set_parts else "",
         ("ADD " + ", ".join(add_parts)) if add_parts else "",
     ) if p)
     lines = [
@@ -311,8 +348,8 @@ def _update_body(ctx: _Context) -> list[str]:
         f'  "TableName": {json.dumps(ctx.table_name)},',
         f'  "Key": {_key_json(ctx)},',
         f'  "UpdateExpression": "{expression}",',
-        f'  "ExpressionAttributeNames": {json.dumps(names)},',
-        '  "ExpressionAttributeValues": {' + ", ".join(values) + "},",
+        '  "ExpressionAttributeNames": {' + _optional_entries(required_names, optional_names) + "},",
+        '  "ExpressionAttributeValues": {' + _optional_entries(values, optional_values) + "},",
     ]
     if conditions:
         lines.append(f'  "ConditionExpression": "{" AND ".join(conditions)}",')
@@ -472,15 +509,16 @@ def success_template(ctx: _Context) -> tuple[str, int]:
             + "}\n"
         )
         return head + body, 200
+    # Response templates read only the integration's own response and $context: API Gateway documents no
+    # method-request parameters ($input.params()) there (facts A10).
     if r.operation == "PutItem":
-        echoed = {n: r.key[n] for n in r.response}
-        fields = ", ".join(
-            '"' + n + '": "' + escaped(path_param(source_name(src))) + '"'
-            for n, src in echoed.items()
-        )
-        return head + "#set($context.responseOverride.status = 201)\n{" + fields + "}\n", 201
+        # DynamoDB's PutItem returns no item on success: nothing to echo (a create-only write that answers
+        # with the stored item is an UpdateItem with condition notExists).
+        return head + "#set($context.responseOverride.status = 201)\n{}\n", 201
     if r.operation == "UpdateItem":
-        return head + f"#set($item = $input.path('$.Attributes'))\n{_object_json('item', r.response)}\n", 200
+        created = r.condition == "notExists"
+        status = "#set($context.responseOverride.status = 201)\n" if created else ""
+        return head + status + f"#set($item = $input.path('$.Attributes'))\n{_object_json('item', r.response)}\n", 201 if created else 200
     body = (
         "#set($old = $input.path('$.Attributes'))\n"
         "#if(\"$!old\" == \"\" || \"$!old\" == \"{}\")\n"
@@ -501,8 +539,8 @@ def client_error_template(ctx: _Context) -> str:
     lines.append("#if($type.endsWith('ConditionalCheckFailedException'))")
     if r.condition == "notExists":
         lines += ["#set($context.responseOverride.status = 409)", '{"message": "already exists"}']
-    elif r.keepAtLeast:
-        floors = ", ".join(f"{a} at least {v}" for a, v in r.keepAtLeast.items())
+    elif r.keepAtLeast or r.keepAtMost:
+        floors = limits_text(r)
         lines += [
             "#set($current = $input.path('$.Item'))",
             "#if(\"$!current\" == \"\" || \"$!current\" == \"{}\")",
@@ -518,18 +556,10 @@ def client_error_template(ctx: _Context) -> str:
     lines.append("#elseif($type.endsWith('ValidationException'))")
     lines.append("#set($context.responseOverride.status = 400)")
     if r.operation == "Query" and r.pageSize:
-        parts = token_attributes(r, ctx.table)
-        lines += [
-            "#set($limit = \"$!input.params().querystring.get('limit')\")",
-            "#set($token = \"$!input.params().querystring.get('nextToken')\")",
-            f"#if($limit != \"\" && !$limit.matches('{int_range_regex(1, r.pageSize.max)}'))",
-            f'{{"message": "limit must be a whole number from 1 to {r.pageSize.max}"}}',
-            f"#elseif($token != \"\" && ($token.length() > 4096 || !$token.matches('{token_regex(len(parts))}')))",
-            '{"message": "nextToken is not valid; use the nextToken of the previous page as it was returned"}',
-            "#else",
-            '{"message": "invalid request: a parameter or a pagination token is not valid"}',
-            "#end",
-        ]
+        # One message naming every parameter that can be wrong: a response template cannot read the
+        # request's parameters (facts A10), and DynamoDB's own wording is not a contract.
+        token = " and nextToken the nextToken of the previous page as it was returned" if token_attributes(r, ctx.table) else ""
+        lines.append(f'{{"message": "invalid request: limit must be a whole number from 1 to {r.pageSize.max}{token}"}}')
     elif r.body:
         lines.append('{"message": "invalid request: the body does not match the schema or a key is not valid"}')
     else:

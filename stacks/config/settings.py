@@ -6,11 +6,11 @@ source of truth, also what the Pulumi CLI applies); nested defaults live on the 
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from ..access.model import ExistingUserPool, MfaMode
+from ..access.model import CognitoEmail, ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
 from ..tables.model import BillingMode, TableClass, TableOverride
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
@@ -35,6 +35,7 @@ class StackSettings(Strict):
     tableOverrides: dict[str, TableOverride]
     existingUserPool: Optional[ExistingUserPool]
     cognitoMfa: MfaMode
+    cognitoEmail: Optional[CognitoEmail] = None
     principalTrust: dict[str, list[str]]
     apiThrottle: ApiThrottle
     apiRouteThrottle: dict[str, ApiThrottle]
@@ -99,6 +100,29 @@ class StackSettings(Strict):
     def _empty_means_create(cls, value: object) -> object:
         # Pulumi config cannot default to null, so "{}" (the declared default) means "create one".
         return None if value == {} else value
+
+    @field_validator("cognitoEmail", mode="before")
+    @classmethod
+    def _empty_means_cognito_default(cls, value: object) -> object:
+        return None if value == {} else value  # "{}" (the declared default): Cognito's own email
+
+    @field_validator("cognitoEmail")
+    @classmethod
+    def _identity_in_the_stack(cls, email: Optional[CognitoEmail], info: Any) -> Optional[CognitoEmail]:
+        if email is None:
+            return email
+        region = info.data.get("region")
+        if region and email.region != region:
+            raise ValueError(f"the SES identity is in {email.region}, the stack in {region}: Cognito sends through "
+                             "SES in the user pool's region (typically the same, facts C1); use an identity verified in "
+                             f"{region}")
+        accounts = info.data.get("allowedAccountIds") or []
+        if accounts and email.account not in accounts:
+            raise ValueError(f"the SES identity is in account {email.account}, but this stack deploys to "
+                             f"{', '.join(accounts)} (aws:allowedAccountIds)")
+        if info.data.get("existingUserPool") is not None:
+            raise ValueError("the user pool is managed elsewhere (existingUserPool): configure its email there")
+        return email
 
     @field_validator("principalTrust")
     @classmethod

@@ -41,17 +41,23 @@ class FunctionsArgs:
     log_retention_days: int
     concurrency: dict[str, int]
     tags: dict[str, str] = field(default_factory=dict)
+    item_schemas: dict[str, str] = field(default_factory=dict)  # route id -> stored_item_schema_json
 
 
 def runtime_policy(partition: str, region: str, account: str, fn: str, log_group: str, queue_arn: Optional[str],
                    ops_alias: str = "") -> dict:
-    """What running the function needs beyond its grants: its log group, X-Ray, its failure queue."""
+    """What running the function needs beyond its grants: its log group, X-Ray, its environment
+    (encrypted with the ops key, decrypted through Lambda at start, facts L9), its failure queue."""
     sid = fn[0].upper() + fn[1:]
     statements: list[dict] = [
         {"Sid": f"{sid}WritesItsLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:*"},
         # X-Ray's API takes no resource.
         {"Sid": f"{sid}SendsTraces", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*"},
+        {"Sid": f"{sid}DecryptsItsEnvironment", "Effect": "Allow", "Action": ["kms:Decrypt"],
+         "Resource": f"arn:{partition}:kms:{region}:{account}:key/*",
+         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [ops_alias]},
+                       "StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}}},
     ]
     if queue_arn:
         statements += [
@@ -62,6 +68,13 @@ def runtime_policy(partition: str, region: str, account: str, fn: str, log_group
                            "StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}},
         ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def route_body_schema_json(spec: Function) -> str:
+    """ROUTE_BODY_SCHEMA of a route function: body field -> {type, required, bounds} (compact JSON)."""
+    assert spec.route is not None
+    schema = {name: field.model_dump(exclude_none=True, exclude={"description"}) for name, field in spec.route.body.items()}
+    return json.dumps(schema, separators=(",", ":"), sort_keys=True)
 
 
 def layer_arn(template: str, region: str, runtime: str) -> str:
@@ -86,10 +99,16 @@ class Functions(pulumi.ComponentResource):
 
     def _environment(self, args: FunctionsArgs, spec: Function, fn: str) -> dict[str, pulumi.Input[str]]:
         variables: dict[str, pulumi.Input[str]] = {"POWERTOOLS_SERVICE_NAME": fn, "LOG_LEVEL": "INFO"}
+        if spec.route is not None:
+            # The route's body fields and bounds, as the API's request model has them: the handler
+            # checks the body again with the same numbers, never a copy of its own.
+            variables["ROUTE_BODY_SCHEMA"] = route_body_schema_json(spec)
         for key, value in spec.environment.items():
             reference = ENV_REFERENCE.match(value)
             if reference and reference.group(1) == "table":
                 variables[key] = args.table_names[reference.group(2)]
+            elif reference and reference.group(1) == "itemSchema":
+                variables[key] = args.item_schemas[reference.group(2)]
             elif reference:
                 variables[key] = self.topics[reference.group(2)].arn
             else:
@@ -136,6 +155,7 @@ class Functions(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             logging_config={"log_format": "JSON", "log_group": log_group.name},
             environment={"variables": self._environment(args, spec, fn)},
+            kms_key_arn=args.ops_key_arn,  # the stack's key, not Lambda's AWS-managed one (facts L9)
             tags=args.tags,
             # The role's declared-access policy must exist before the function or its stream mapping
             # uses it (a first deployment would otherwise fail to read the stream).

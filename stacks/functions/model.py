@@ -2,7 +2,8 @@
 
 A function names its code folder under lambdas/, the access-model principal whose role it runs
 with (its permissions are that principal's grants, nothing else), its environment (literals or
-references `table.<name>` / `topic.<name>`), and what invokes it: a table's stream (an event source
+references `table.<name>` / `topic.<name>` / `itemSchema.<route>`: the bounds an API route enforces on the
+items it creates, as JSON, so a function re-validates what it reads with the same numbers), and what invokes it: a table's stream (an event source
 mapping with bounded retries, bisect, partial batch responses and an encrypted failure queue,
 GOTCHAS L1) or an API route (Lambda proxy, Cognito-authorized).
 """
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..api.model import BodyField
 from ..config.base import Strict
 
-ENV_REFERENCE = re.compile(r"^(table|topic)\.([a-z][a-zA-Z0-9]*)$")
+ENV_REFERENCE = re.compile(r"^(table|topic|itemSchema)\.([a-z][a-zA-Z0-9]*)$")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 
 
@@ -46,7 +47,8 @@ class Function(Strict):
     description: str = Field(default="", description="What it does.")
     memoryMb: int = Field(default=256, ge=128, le=10240, description="Memory (and CPU share).")
     timeoutSeconds: int = Field(default=30, ge=1, le=900, description="Per invocation.")
-    environment: dict[str, str] = Field(default={}, description="Variables: literal text, table.<name> or topic.<name>.")
+    environment: dict[str, str] = Field(default={}, description="Variables: literal text, table.<name>, topic.<name> or "
+                                            "itemSchema.<route> (JSON: the bounds that API route enforces on the items it creates).")
     stream: Optional[StreamSource] = Field(default=None, description="Invoked by a table's stream.")
     route: Optional[RouteSource] = Field(default=None, description="Invoked by an API route (Lambda proxy).")
 
@@ -99,6 +101,16 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
                 found.append((f"{where}.environment.{variable}", f"no table {reference.group(2)!r}"))
             if reference and reference.group(1) == "topic" and reference.group(2) not in model.topics:
                 found.append((f"{where}.environment.{variable}", f"no topic {reference.group(2)!r}"))
+            if reference and reference.group(1) == "itemSchema":
+                from ..api.spec import creates_items
+
+                route = api.routes.get(reference.group(2))
+                if route is None:
+                    found.append((f"{where}.environment.{variable}", f"no route {reference.group(2)!r} in ddb-blueprint:api "
+                                                                    f"(routes: {', '.join(sorted(api.routes)) or 'none'})"))
+                elif not creates_items(route):
+                    found.append((f"{where}.environment.{variable}", f"route {reference.group(2)!r} creates no items "
+                                                                    "(PutItem, or UpdateItem with condition notExists)"))
         if (fn.stream is None) == (fn.route is None):
             found.append((where, "a function is invoked by exactly one of: stream, route"))
         if fn.stream is not None:

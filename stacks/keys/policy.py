@@ -73,6 +73,14 @@ STATEMENT_PURPOSES["CloudWatchLogsUseKeyForThisAccountsLogGroups"] = (
 
 
 STATEMENT_PURPOSES["CloudWatchLogsDescribesKey"] = "CloudWatch Logs may read the key's metadata."
+STATEMENT_PURPOSES["LambdaEncryptsFunctionEnvironmentInThisAccount"] = (
+    "Function environment variables: encrypted and decrypted through Lambda only, by principals of this account "
+    "whose IAM policy allows it (the deployer; each function's role may decrypt)."
+)
+STATEMENT_PURPOSES["LambdaGrantsFunctionRolesDecryption"] = (
+    "Lambda may create the grant through which a function's role decrypts its environment (grants for AWS "
+    "resources only)."
+)
 STATEMENT_PURPOSES["UseOnlyThroughSnsAndSqsInThisAccount"] = (
     "Encrypted topics and queues: use through SNS or SQS only, by principals of this account whose IAM policy allows it."
 )
@@ -180,6 +188,34 @@ def ops_key_policy(partition: str, account_id: str, region: str, admin_arns: Seq
                     "kms:ViaService": [f"sns.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com"],
                     "kms:CallerAccount": account_id,
                 }
+            },
+        }
+    )
+    # Functions' environment variables are encrypted with this key: Lambda encrypts them for whoever
+    # creates or updates a function and grants the function's role decryption (facts L9); only
+    # through Lambda, only in this account, and only grants for AWS resources.
+    statements.append(
+        {
+            "Sid": "LambdaEncryptsFunctionEnvironmentInThisAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root_arn(partition, account_id)},
+            "Action": ["kms:Decrypt", "kms:Encrypt"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com", "kms:CallerAccount": account_id}
+            },
+        }
+    )
+    statements.append(
+        {
+            "Sid": "LambdaGrantsFunctionRolesDecryption",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root_arn(partition, account_id)},
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com", "kms:CallerAccount": account_id},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
             },
         }
     )

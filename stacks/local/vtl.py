@@ -28,7 +28,8 @@ Choices that differ from plain (Java) Velocity, on purpose, to match API Gateway
   (LocalStack #12774, checked on the AWS console; not in the AWS page). JSONPath over a body that
   is not JSON raises `VtlBodyParseError` (API Gateway answers 400 "Could not parse request body
   into json").
-* `$input.params(x)` matches path and query string names exactly, header names exactly and then
+* `$input.params(x)` (request templates only: not documented in response templates, facts A10, so
+  `render_response` refuses it) matches path and query string names exactly, header names exactly and then
   case-insensitively (HTTP header names are case-insensitive; not stated on the AWS page).
 
 airspeed-ext limitations and how they are handled:
@@ -794,7 +795,7 @@ class _Input:
     """`$input`: the payload (method request body in request templates, integration response body in
     response templates) and the method request parameters (in both)."""
 
-    def __init__(self, body: str, params: VtlMap, body_name: str):
+    def __init__(self, body: str, params: Optional[VtlMap], body_name: str):
         self._body = body or ""
         self._params = params
         self._body_name = body_name
@@ -830,7 +831,13 @@ class _Input:
     def params(self, name: Any = None) -> Any:
         """No argument: the map of path / querystring / header maps. With a name: "the value of a method
         request parameter from the path, query string, or header value (searched in that order)";
-        empty string when absent."""
+        empty string when absent. Request templates only: API Gateway documents no method-request
+        parameters in integration response templates (facts A10), so a response template using them
+        fails here rather than working locally and not in AWS."""
+        if self._params is None:
+            raise VtlError("$input.params() is not available in integration response templates: API Gateway "
+                           "documents method request parameters for request templates only (facts A10); answer "
+                           "from the integration response ($input.path) or $context")
         if name is None:
             return self._params
         key = _java_str(name)
@@ -994,9 +1001,9 @@ def _render(template: str, namespace: dict[str, Any]) -> str:
         raise VtlError("template recursion too deep") from None
 
 
-def _namespace(request: VtlRequest, body: str, body_name: str) -> dict[str, Any]:
+def _namespace(request: VtlRequest, body: str, body_name: str, with_params: bool = True) -> dict[str, Any]:
     return {
-        "input": _Input(body, _params(request), body_name),
+        "input": _Input(body, _params(request) if with_params else None, body_name),
         "util": _Util(),
         "context": _context(request.context),
         "stageVariables": _from_python(dict(request.stage_variables)),
@@ -1043,11 +1050,11 @@ def render_request(template: str, request: VtlRequest) -> VtlResult:
 
 def render_response(template: str, request: VtlRequest, integration_body: str) -> VtlResult:
     """Render an integration response template: `$input.body/json/path` read the integration response
-    body, `$input.params()` still the method request parameters; `$context` as in the request.
+    body; `$input.params()` raises VtlError (not documented there, facts A10); `$context` as in the request.
 
     `status_override` / `header_overrides` come from `$context.responseOverride.status` / `.header.*`.
     """
-    namespace = _namespace(request, integration_body, "integration response body")
+    namespace = _namespace(request, integration_body, "integration response body", with_params=False)
     output = _render(template, namespace)
     override = dict.get(namespace["context"], "responseOverride")
     return VtlResult(output=output, status_override=_status(override), header_overrides=_headers(override))

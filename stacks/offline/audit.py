@@ -83,6 +83,11 @@ def weakened_settings(config: BlueprintConfig, defaults: Mapping[str, Any]) -> l
     return found
 
 
+def direct_write_grants(config: BlueprintConfig) -> list[tuple[str, str]]:
+    """(grant, table) of every grant letting app users write with their own credentials (directWrites)."""
+    return sorted((name, str(g.table)) for name, g in config.access.grants.items() if g.directWrites)
+
+
 def weakened_guardrails(policy_config: Mapping[str, Any]) -> list[tuple[str, str]]:
     found = []
     for name, entry in sorted(policy_config.items()):
@@ -132,13 +137,17 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
     add("")
     weakened = weakened_settings(config, defaults)
     guard_off = weakened_guardrails(policy_config)
-    if not weakened and not guard_off:
+    direct = direct_write_grants(config)
+    if not weakened and not guard_off and not direct:
         add("None: every protection is at its secure default.")
     else:
         add("| setting | this stack | default | protects |")
         add("|---|---|---|---|")
         for key, value, default, what in weakened:
             add(f"| `{key}` | {_code(value)} | {_code(default)} | {what} |")
+        for grant, table in direct:
+            add(f"| `ddb-blueprint:access.grants.{grant}.directWrites` | `true` | `false` | app users write `{table}` "
+                "only through the API, which validates every value |")
         for name, what in guard_off:
             add(f"| guardrail `{name}` ({policy_config_path(Path('.'), config.stack).as_posix()}) | {what} | mandatory, required | see Guardrails |")
     add("")
@@ -231,7 +240,12 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
         for g in review.get("grants", []):
             limits = f"; attributes limited to {', '.join(f'`{a}`' for a in g['attributes'])}" if g["attributes"] else ""
             indexes = f"; indexes {', '.join(f'`{i}`' for i in g['indexes'])}" if g["indexes"] else "; no index"
-            add(f"- `{g['grant']}` on `{g['table']}`: {g['isolation']}{indexes}{limits}.")
+            writes = ""
+            if review.get("kind") == "cognitoUser" and not g["table"].startswith("topic "):
+                writes = ("; **direct writes declared** (`directWrites: true`): app users write these items with their own "
+                          "credentials, bypassing the API's validation") if g.get("directWrites") else (
+                          "; read-only: app users change these items only through the API, which validates them")
+            add(f"- `{g['grant']}` on `{g['table']}`: {g['isolation']}{indexes}{limits}{writes}.")
         rows = [row for row in proof if row[0] == name]
         if rows:
             add("")

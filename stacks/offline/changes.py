@@ -30,6 +30,7 @@ class Change:
     action: Action
     properties: tuple[str, ...] = ()
     protected: bool = False
+    ignored: tuple[str, ...] = ()  # changed properties the resource's ignoreChanges keeps pulumi up from applying
 
     @property
     def destroys_data(self) -> bool:
@@ -39,6 +40,9 @@ class Change:
         name = self.urn.rsplit("::", 1)[-1]
         detail = f" ({', '.join(self.properties)})" if self.properties else ""
         line = f"{self.action:8} {self.type}  {name}{detail}"
+        if "globalSecondaryIndexes" in self.ignored:
+            line += ("  <-- index changes are IGNORED by pulumi up (autoscaled indexes, facts T7): set "
+                     f"tableOverrides.<table>.applyIndexChanges: true for this deploy")
         if self.destroys_data:
             guard = "pulumi up stops: the resource is protected" if self.protected else "NOT protected: data would be lost"
             line += f"  <-- {'replaces' if self.action == 'replace' else 'deletes'} a stateful resource; {guard}"
@@ -74,5 +78,7 @@ def diff_plans(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         if forcing:
             changes.append(Change(urn, r["type"], "replace", forcing, protected))
         else:
-            changes.append(Change(urn, r["type"], "update", changed, protected))
+            # A path of ignoreChanges that is a whole property: what pulumi up will not apply.
+            ignored = tuple(k for k in changed if k in r["options"].get("ignoreChanges", []))
+            changes.append(Change(urn, r["type"], "update", changed, protected, ignored))
     return changes

@@ -100,6 +100,12 @@ class TableOverride(Strict):
     )
     tableClass: Optional[TableClass] = Field(default=None, description="This table's storage class.")
     contributorInsights: Optional[bool] = Field(default=None, description="Contributor Insights on this table and its GSIs.")
+    applyIndexChanges: bool = Field(
+        default=False,
+        description="PROVISIONED tables with global indexes only: Pulumi ignores their whole globalSecondaryIndexes, "
+        "whose capacities Application Auto Scaling owns (the provider's GSIs are a set: no per-index ignore, facts T7). "
+        "Set true for the one deploy that adds, removes or changes an index, then back to false.",
+    )
 
 
 class Tables(BaseModel):

@@ -164,6 +164,9 @@ def settings_findings(settings: StackSettings, tables: Mapping[str, TableModel])
             found.append((f"{path}.capacity", f"capacity applies to PROVISIONED tables; this table is {mode}"))
         if override.maxThroughput is not None and mode != "PAY_PER_REQUEST":
             found.append((f"{path}.maxThroughput", "maxThroughput applies to PAY_PER_REQUEST tables"))
+        if override.applyIndexChanges and (mode != "PROVISIONED" or not tables[table_name].globalIndexes):
+            found.append((f"{path}.applyIndexChanges", "applies to PROVISIONED tables with global indexes (only their "
+                                                       "indexes are ignored by pulumi up); remove it"))
         if override.capacity is not None:
             for index_name in override.capacity.indexes:
                 if index_name not in tables[table_name].globalIndexes:

@@ -66,6 +66,7 @@ def test_service_principal_cannot_be_row_scoped(scratch):
 def test_attribute_scoped_grant_cannot_write_whole_items(scratch):  # I5
     def change(a):
         a["grants"]["shopperOrders"]["access"] = ["read", "write"]
+        a["grants"]["shopperOrders"]["directWrites"] = True  # declared: only the I5 rule remains
     only(access_problems(scratch, change), "ddb-blueprint:access.grants.shopperOrders.attributes",
          "BatchWriteItem, dynamodb:DeleteItem, dynamodb:PutItem", file="Pulumi.yaml")
 
@@ -173,3 +174,38 @@ def test_a_policy_too_large_for_iam_is_a_config_error(scratch):
                                             "indexes": ["byCategory"], "reason": "r"}
     only(access_problems(scratch, change), "ddb-blueprint:access.principals.shopper", "IAM allows 10240",
          file="Pulumi.yaml")
+
+
+def test_app_user_writes_need_an_explicit_direct_writes(scratch):
+    def change(a):
+        a["grants"]["shopperCart"]["access"] = ["read", "write"]
+    only(access_problems(scratch, change), "ddb-blueprint:access.grants.shopperCart",
+         "bypasses the API's validation", "directWrites: true", file="Pulumi.yaml")
+
+
+def test_an_explicit_write_action_for_app_users_also_needs_direct_writes(scratch):
+    def change(a):
+        a["grants"]["shopperCart"]["actions"] = ["dynamodb:UpdateItem"]
+    only(access_problems(scratch, change), "ddb-blueprint:access.grants.shopperCart", "dynamodb:UpdateItem",
+         "directWrites", file="Pulumi.yaml")
+
+
+def test_declared_direct_writes_are_accepted(scratch):
+    def change(a):
+        a["grants"]["shopperCart"]["access"] = ["read", "write"]
+        a["grants"]["shopperCart"]["directWrites"] = True
+    assert access_problems(scratch, change) == []
+
+
+def test_direct_writes_without_a_write_is_rejected(scratch):
+    def change(a):
+        a["grants"]["shopperCart"]["directWrites"] = True
+    only(access_problems(scratch, change), "ddb-blueprint:access.grants.shopperCart.directWrites", "no write action",
+         file="Pulumi.yaml")
+
+
+def test_direct_writes_on_a_service_grant_is_rejected(scratch):
+    def change(a):
+        a["grants"]["orderPlacementOrder"]["directWrites"] = True
+    only(access_problems(scratch, change), "ddb-blueprint:access.grants.orderPlacementOrder.directWrites",
+         "cognitoUser principal only", file="Pulumi.yaml")

@@ -89,3 +89,19 @@ def test_the_proof_catches_a_wrong_owner_variable(stack):
     broken = json.loads(json.dumps(policies["shopper"]).replace("${aws:PrincipalTag/userSub}", "${aws:username}"))
     own = next(s for s in all_scenarios(config, ctx) if s.grant == "shopperCart" and "GetItem on the caller's own" in s.description)
     assert own.outcome([broken]) == "deny"
+
+
+def test_app_users_cannot_write_their_cart_directly(stack):
+    """Shoppers change carts only through the API (issue 8 item 5): the role the identity pool hands
+    out has no write action on any table, and a crafted PutItem on the caller's own partition is denied."""
+    config, policies, ctx = stack
+    shopper = policies["shopper"]
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+              "dynamodb:ConditionCheckItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+    granted = {a for s in shopper["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert not granted & writes, granted & writes
+    assert not any(a.startswith("kms:") and a != "kms:Decrypt" for a in granted)  # no key use for writing either
+    for action in sorted(writes):
+        request = Request(action=action, resource=ctx.table_arn("carts"),
+                          context={"aws:PrincipalTag/userSub": OWNER, "dynamodb:LeadingKeys": [OWNER]})
+        assert evaluate([shopper], request) != "allow", action

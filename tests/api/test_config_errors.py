@@ -57,8 +57,8 @@ def test_unknown_sources_and_undeclared_path_parameters(scratch):
 
 def test_source_syntax_is_checked(scratch):
     def change(r):
-        r["putCartItem"]["item"]["addedAt"] = "server.yesterday"
-    only(api_problems(scratch, change), at("putCartItem", ".item.addedAt"), "is not a source", file="Pulumi.yaml")
+        r["putCartItem"]["set"]["addedAt"] = "server.yesterday"
+    only(api_problems(scratch, change), at("putCartItem", ".set.addedAt"), "is not a source", file="Pulumi.yaml")
 
 
 def test_body_fields_must_be_used(scratch):
@@ -133,3 +133,45 @@ def test_log_retention_must_be_a_cloudwatch_value(scratch):
 def test_waf_acl_must_be_a_regional_web_acl_arn(scratch):
     only(api_problems(scratch, lambda r: None, {**BASE, "ddb-blueprint:apiWafAclArn": "arn:aws:s3:::bucket"}),
          "ddb-blueprint:apiWafAclArn", "regional WAFv2 web ACL")
+
+
+def test_put_item_cannot_promise_an_echo(scratch):  # A10: nothing in the response to echo from
+    def change(r):
+        route = r["putCartItem"]
+        route["operation"] = "PutItem"
+        route["item"] = route.pop("set")
+    only(api_problems(scratch, change), at("putCartItem", ".response"), "PutItem answers 201 without a body",
+         "condition: notExists", file="Pulumi.yaml")
+
+
+def test_a_put_item_without_response_is_accepted(scratch):
+    def change(r):
+        route = r["putCartItem"]
+        route["operation"] = "PutItem"
+        route["item"] = route.pop("set")
+        route.pop("response")
+    assert api_problems(scratch, change) == []
+
+
+def test_bounds_on_a_create_only_write_are_rejected(scratch):
+    def change(r):
+        r["patchCartItem"]["condition"] = "notExists"
+    found = api_problems(scratch, change)
+    assert {p.path for p in found} == {"ddb-blueprint:api.routes.patchCartItem.keepAtLeast",
+                                       "ddb-blueprint:api.routes.patchCartItem.keepAtMost"}, found
+
+
+def test_keep_at_most_applies_to_added_attributes_and_not_below_the_floor(scratch):
+    def change(r):
+        r["patchCartItem"]["keepAtMost"] = {"quantity": 0, "addedAt": 5}
+    found = {p.path: p.message for p in api_problems(scratch, change)}
+    assert "applies to attributes in `add`" in found["ddb-blueprint:api.routes.patchCartItem.keepAtMost.addedAt"]
+    assert "below keepAtLeast (1)" in found["ddb-blueprint:api.routes.patchCartItem.keepAtMost.quantity"]
+
+
+def test_an_update_needs_one_value_that_is_always_set(scratch):
+    def change(r):
+        r["putCartItem"]["set"] = {"note": "body.note"}
+        r["putCartItem"]["body"].pop("quantity")
+        r["putCartItem"]["response"] = {"productId": {"type": "string"}}
+    only(api_problems(scratch, change), at("putCartItem", ".set"), "always present", file="Pulumi.yaml")

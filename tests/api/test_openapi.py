@@ -270,8 +270,9 @@ def test_success_statuses_and_shapes(doc, config):
     }
     assert "content" not in operation(doc, config, "deleteCartItem")["responses"]["204"]
     created = success_schema(doc, operation(doc, config, "putCartItem"))
-    assert created["properties"] == {"productId": {"type": "string", "description": "The `productId` path parameter."}}
-    assert created["required"] == ["productId"]
+    # The stored line (UpdateItem create-only, ReturnValues ALL_NEW), nothing echoed from the request (A10).
+    assert set(created["properties"]) == {"productId", "quantity", "addedAt", "note"}
+    assert created["required"] == ["addedAt", "note", "productId", "quantity"]
     page = success_schema(doc, operation(doc, config, "listProducts"))
     assert page["required"] == ["items"]
     assert page["properties"]["nextToken"]["type"] == "string"
@@ -286,7 +287,7 @@ def test_example_answers_validate_against_the_response_schemas(doc, config):
         "listProducts": {"items": [{"productId": "p1", "name": "Mug", "category": "kitchen", "price": 12.5,
                                     "currency": None}], "nextToken": "bXVn.cDE="},
         "getCart": {"items": []},
-        "putCartItem": {"productId": "p1"},
+        "putCartItem": {"productId": "p1", "quantity": 2, "addedAt": 1767225600, "note": None},
         "patchCartItem": {"productId": "p1", "quantity": 2, "addedAt": 1767225600},
         "getOrder": {"orderId": "o1", "status": "PAID", "total": 25, "currency": "EUR", "createdAt": None,
                      "items": [{"productId": "p1", "quantity": 2, "price": 12.5}]},

@@ -73,3 +73,13 @@ def test_invalid_input_becomes_a_request_dynamodb_refuses():
     cfg = config()
     t = route_templates("listProducts", cfg.api.routes["listProducts"], cfg.tables["products"], "t-products")
     assert '#if($invalid)\n{"TableName": "t-products", "Limit": 0}' in t.request
+
+
+def test_no_response_template_reads_request_parameters():  # A10: undocumented in response templates
+    cfg = config()
+    for route_id, route in cfg.api.routes.items():
+        templates = route_templates(route_id, route, cfg.tables[route.table], f"t-{route.table}")
+        for text in (templates.success, templates.client_error, templates.server_error):
+            assert "$input.params" not in text and "$!input.params" not in text, route_id
+        assert "$input.params" in templates.request or not (route.key and any(
+            s.startswith(("path.", "query.")) for s in route.key.values())), route_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,7 +39,33 @@ TABLE_NAMES = {
     "idempotency": "shop-test-place-order-idempotency",
 }
 
+
+
+def cart_line_schema() -> str:
+    """CART_LINE_SCHEMA as the stack generates it: from the route placeOrder's environment names in
+    Pulumi.yaml (itemSchema.<route>), through the same generator. No copy of the bounds here."""
+    from stacks.api.model import Route
+    from stacks.api.spec import stored_item_schema_json
+
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    reference = project["ddb-blueprint:functions"]["value"]["functions"]["placeOrder"]["environment"]["CART_LINE_SCHEMA"]
+    kind, route_id = reference.split(".")
+    assert kind == "itemSchema", reference
+    return stored_item_schema_json(Route.model_validate(project["ddb-blueprint:api"]["value"]["routes"][route_id]))
+
+
+def route_body_schema() -> str:
+    """ROUTE_BODY_SCHEMA as the stack generates it from placeOrder's route body in Pulumi.yaml."""
+    from stacks.functions.component import route_body_schema_json
+    from stacks.functions.model import Function
+
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    return route_body_schema_json(Function.model_validate(project["ddb-blueprint:functions"]["value"]["functions"]["placeOrder"]))
+
+
 ENVIRONMENT = {
+    "CART_LINE_SCHEMA": cart_line_schema(),
+    "ROUTE_BODY_SCHEMA": route_body_schema(),
     "CARTS_TABLE": TABLE_NAMES["carts"],
     "ORDERS_TABLE": TABLE_NAMES["orders"],
     "PRODUCTS_TABLE": TABLE_NAMES["products"],
@@ -236,8 +263,10 @@ class Shop:
 
     def add_to_cart(self, username: str, product_id: str, quantity: int, *, expires_at: Optional[int] = None,
                     note: Optional[str] = None) -> None:
+        # As the API writes a line: added now, expiring 30 days later (server.expiresIn:2592000).
+        now = int(time.time())
         item = {"userId": {"S": user_sub(username)}, "productId": {"S": product_id}, "quantity": {"N": str(quantity)},
-                "addedAt": {"N": "1710238000"}, "expiresAt": {"N": str(expires_at or 4102444800)}}
+                "addedAt": {"N": str(now)}, "expiresAt": {"N": str(expires_at or now + 2_592_000)}}
         if note is not None:
             item["note"] = {"S": note}
         self.client.put_item(TableName=TABLE_NAMES["carts"], Item=item)

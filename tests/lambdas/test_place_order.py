@@ -519,3 +519,36 @@ def test_every_dynamodb_call_is_granted_to_the_function_role(world):
     assert {("products", "BatchGetItem"), ("products", "UpdateItem"), ("orders", "PutItem"), ("carts", "Query"),
             ("carts", "DeleteItem"), ("idempotency", "PutItem"), ("idempotency", "UpdateItem"),
             ("idempotency", "DeleteItem")} <= calls
+
+
+# --------------------------------------------------------------------------------------------------
+# Lines written around the API (issue 8 item 5): refused with a 400 naming the line, nothing changes
+# --------------------------------------------------------------------------------------------------
+
+
+def put_raw_line(world, username: str, product_id: str, **attributes: Any) -> None:
+    """A cart row as a direct writer could store it (the API would refuse it)."""
+    item = {"userId": {"S": user_sub(username)}, "productId": {"S": product_id}, **attributes}
+    world.shop.client.put_item(TableName=TABLE_NAMES["carts"], Item=item)
+
+
+@pytest.mark.parametrize("attributes, problem", [
+    ({"quantity": {"N": "1000000"}, "addedAt": {"N": "1"}, "expiresAt": {"N": "4000000000"}},
+     "quantity must be at most 99 (got 1000000)"),
+    ({"quantity": {"N": "2"}, "addedAt": {"N": "1"}}, "expiresAt is missing"),
+    ({"quantity": {"N": "2"}, "addedAt": {"N": "1"}, "expiresAt": {"N": "4000000000"}, "note": {"S": "n" * 399_000}},
+     "note is 399000 characters long; at most 200"),
+])
+def test_a_line_the_api_would_refuse_is_400_naming_it_and_changes_nothing(world, attributes, problem):
+    # GIVEN a valid line and a line stored around the API
+    world.shop.add_product("mug", price="9.99", stock=10)
+    world.shop.add_product("tea", price="4.50", stock=10)
+    world.shop.add_to_cart("alice", "mug", 1)
+    put_raw_line(world, "alice", "tea", **attributes)
+    # WHEN alice orders
+    body = assert_json_response(world.post("alice"), 400)
+    # THEN 400 naming the line and what is wrong with it, without echoing the stored value
+    assert body["invalidLines"] == ["tea"] and problem in body["problems"]["tea"] and "tea:" in body["message"]
+    assert len(json.dumps(body)) < 1000
+    # AND nothing changed
+    assert world.shop.stock("tea") == 10 and world.shop.stock("mug") == 10 and world.shop.orders() == []

@@ -40,8 +40,59 @@ def test_the_stack_sets_every_table_variable_the_handler_reads(handler):
     declared = project_config("functions")["functions"]["placeOrder"]
     # THEN its environment names exactly the four tables the handler requires, each a real table
     assert declared["code"] == "place_order"
-    assert set(declared["environment"]) == {"CARTS_TABLE", "ORDERS_TABLE", "PRODUCTS_TABLE", "IDEMPOTENCY_TABLE"}
-    assert {v.removeprefix("table.") for v in declared["environment"].values()} <= set(project_config("tables"))
+    assert set(declared["environment"]) == {"CARTS_TABLE", "ORDERS_TABLE", "PRODUCTS_TABLE", "IDEMPOTENCY_TABLE",
+                                            "CART_LINE_SCHEMA"}
+    tables = {k: v for k, v in declared["environment"].items() if k.endswith("_TABLE")}
+    assert {v.removeprefix("table.") for v in tables.values()} <= set(project_config("tables"))
+    # AND the cart-line bounds come from the API route that creates cart lines, not from a copy
+    assert declared["environment"]["CART_LINE_SCHEMA"] == "itemSchema.putCartItem"
+    assert project_config("api")["routes"]["putCartItem"]["table"] == "carts"
+
+
+def test_cart_line_bounds_are_the_api_models(handler):
+    # GIVEN the bounds placeOrder loaded WHEN compared with the API model's body schema THEN they are its numbers
+    body = project_config("api")["routes"]["putCartItem"]["body"]
+    assert handler.CART_LINE["quantity"]["minimum"] == body["quantity"]["minimum"]
+    assert handler.CART_LINE["quantity"]["maximum"] == body["quantity"]["maximum"]
+    assert handler.CART_LINE["note"]["maxLength"] == body["note"]["maxLength"]
+    assert handler.CART_LINE["expiresAt"]["required"] and handler.CART_LINE["quantity"]["required"]
+
+
+def test_missing_or_broken_cart_line_schema_fails_at_load(handler):
+    with pytest.raises(RuntimeError, match="CART_LINE_SCHEMA not set"):
+        handler.cart_line_schema({})
+    with pytest.raises(RuntimeError, match="quantity"):
+        handler.cart_line_schema({"CART_LINE_SCHEMA": '{"note": {"type": "string"}}'})
+
+
+NOW = 1_800_000_000
+
+
+def valid_row(**changes: Any) -> dict[str, Any]:
+    row = {"productId": "mug", "quantity": Decimal(2), "addedAt": Decimal(NOW - 10), "expiresAt": Decimal(NOW + 1000)}
+    row.update(changes)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"quantity": Decimal(1_000_000)}, "quantity must be at most 99 (got 1000000)"),
+    ({"quantity": Decimal(0)}, "quantity must be at least 1 (got 0)"),
+    ({"quantity": Decimal("2.5")}, "quantity must be a whole number"),
+    ({"quantity": "2"}, "quantity must be a whole number"),
+    ({"quantity": None}, "quantity is missing"),
+    ({"expiresAt": None}, "expiresAt is missing"),
+    ({"expiresAt": Decimal(NOW + 10 * 365 * 86400)}, "expiresAt is more than 2592000 seconds in the future"),
+    ({"addedAt": Decimal(NOW + 86400)}, "addedAt is more than 0 seconds in the future"),
+    ({"note": "x" * 400_000}, "note is 400000 characters long; at most 200"),
+    ({"note": Decimal(5)}, "note must be a string"),
+])
+def test_a_line_the_api_would_refuse_is_named(handler, changes, problem):
+    assert handler.line_problems(valid_row(**changes), handler.CART_LINE, NOW) == [problem]
+
+
+def test_a_line_as_the_api_writes_it_passes(handler):
+    assert handler.line_problems(valid_row(), handler.CART_LINE, NOW) == []
+    assert handler.line_problems(valid_row(note="x" * 200, quantity=Decimal(99)), handler.CART_LINE, NOW) == []
 
 
 def test_missing_table_variables_fail_at_load_naming_them(handler):
@@ -174,3 +225,13 @@ def test_every_cancellation_is_a_409_or_429_and_names_exactly_the_short_lines(ha
 def test_reasons_of_another_shape_are_not_explained(handler):
     assert handler.cancellation_response([{"Code": "ConditionalCheckFailed"}], ["a"]) is None
     assert handler.cancellation_response([{"Code": "ValidationError"}] * 3, ["a"]) is None
+
+
+def test_the_note_bound_is_the_route_declarations(handler):
+    # GIVEN placeOrder's route body in Pulumi.yaml THEN the handler's bound is that number, not a copy
+    declared = project_config("functions")["functions"]["placeOrder"]["route"]["body"]["note"]["maxLength"]
+    assert handler.NOTE_MAX_CHARS == declared
+    with pytest.raises(RuntimeError, match="ROUTE_BODY_SCHEMA"):
+        handler.route_body_schema({})
+    with pytest.raises(RuntimeError, match="ROUTE_BODY_SCHEMA"):
+        handler.route_body_schema({"ROUTE_BODY_SCHEMA": '{"note": {"type": "string"}}'})

@@ -47,3 +47,31 @@ def test_unprotected_replacement_is_called_out():
     before["resources"][0]["options"]["protect"] = False
     [change] = diff_plans(before, plan(hashKey="cartId"))
     assert "NOT protected: data would be lost" in change.render()
+
+
+def test_an_index_change_that_pulumi_up_would_ignore_is_called_out():  # T7
+    gsi = [{"name": "byCategory", "hashKey": "category", "projectionType": "ALL"}]
+    before, after = plan(globalSecondaryIndexes=gsi), plan(globalSecondaryIndexes=gsi + [
+        {"name": "byPrice", "hashKey": "price", "projectionType": "KEYS_ONLY"}])
+    after["resources"][0]["options"]["ignoreChanges"] = ["readCapacity", "writeCapacity", "globalSecondaryIndexes"]
+    [change] = diff_plans(before, after)
+    assert change.ignored == ("globalSecondaryIndexes",) and "IGNORED by pulumi up" in change.render()
+    assert "applyIndexChanges: true" in change.render()
+    del after["resources"][0]["options"]["ignoreChanges"]  # the applyIndexChanges deploy
+    [change] = diff_plans(before, after)
+    assert change.ignored == () and "IGNORED" not in change.render()
+
+
+def test_diff_cli_exits_1_on_an_index_change_pulumi_up_would_ignore(tmp_path, capsys):  # T7
+    import json
+
+    from stacks.__main__ import main
+
+    gsi = [{"name": "byCategory", "hashKey": "category", "projectionType": "ALL"}]
+    before, after = plan(globalSecondaryIndexes=gsi), plan(globalSecondaryIndexes=[])
+    for p in (before, after):
+        p["resources"][0]["options"]["ignoreChanges"] = ["globalSecondaryIndexes"]
+    (tmp_path / "a.json").write_text(json.dumps(before))
+    (tmp_path / "b.json").write_text(json.dumps(after))
+    assert main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
+    assert "IGNORED by pulumi up" in capsys.readouterr().out

@@ -42,13 +42,17 @@ def test_every_role_shows_trust_statements_and_reasons(reviews):
     for role in ("shopper", "orderPlacement", "productEvents", "orderStats"):
         assert f"### `ddb-blueprint-prod-{role}`" in report
     assert "| `ShopperCartItems` | `shopperCart` |" in report
-    assert "Shoppers see and change their own cart and nobody else's." in report
+    assert "They change it only through the API, which validates every value; no direct writes." in report
+    # issue 8 item 5: the reduced rights, in the reviewer's words and in the proof
+    assert "`shopperCart` on `carts`: row-scoped" in report and "read-only: app users change these items only through the API" in report
+    for action in ("PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem"):
+        assert f"| `shopperCart` | undeclared dynamodb:{action} on own partition | deny | deny |" in report
     assert "`cognito-identity.amazonaws.com:aud` = `(known after apply)`" in report
 
 
 def test_isolation_proof_is_in_the_report_and_passes(reviews):
     report = text(reviews["prod"])
-    assert "Isolation proof: 48 of 48 requests" in report and "MISMATCH" not in report
+    assert "Isolation proof: 43 of 43 requests" in report and "MISMATCH" not in report
     assert reviews["prod"].isolation_failures == 0
 
 
@@ -85,3 +89,15 @@ def test_mandatory_guardrail_failure_fails_the_audit_but_keeps_the_report(scratc
     assert result.returncode == 1
     report = (tmp_path / "qa" / "security-review.md").read_text()
     assert "**Guardrails: FAIL**" in report and "`ddb-blueprint:pointInTimeRecovery`" in report
+
+
+def test_declared_direct_writes_are_listed_as_a_protection_turned_off(scratch, tmp_path):  # issue 8 item 5
+    access = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:access"]["value"]
+    access["grants"]["shopperCart"].update({"access": ["read", "write"], "directWrites": True})
+    scratch.set_model("access", access)
+    scratch.write_stack("qa", {"aws:region": "us-east-1"})
+    run_audit(scratch.root, "qa", tmp_path)
+    report = (tmp_path / "qa" / "security-review.md").read_text()
+    section = report.split("## Security defaults this stack turns off")[1].split("## Tables")[0]
+    assert "| `ddb-blueprint:access.grants.shopperCart.directWrites` | `true` | `false` |" in section
+    assert "**direct writes declared**" in report

@@ -50,3 +50,28 @@ def test_a_stack_without_policy_config_gets_every_protection_required(scratch, t
     result = run_preview(scratch.root, "qa", tmp_path)
     assert result.returncode == 1
     assert "stateful-resources-protected" in result.stdout
+
+
+def test_prod_preview_refuses_prod_until_its_ses_identity_is_set(tmp_path):  # issue 8 item 7, C1
+    result = run_preview(REPO, "prod", tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    report = json.loads((tmp_path / "prod" / "guardrails.json").read_text())
+    assert report["mandatoryViolations"] == 1  # nothing else: only the missing SES identity
+    assert "MANDATORY violation cognito-email-through-ses  app-identity-users" in result.stdout
+    assert "ddb-blueprint:cognitoEmail" in result.stdout
+
+
+def test_prod_with_an_ses_identity_passes_every_guardrail(scratch, tmp_path):
+    import yaml
+
+    config = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
+    config["ddb-blueprint:cognitoEmail"] = {
+        "sesIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/shop.example.org",
+        "fromAddress": "Shop <no-reply@shop.example.org>"}
+    scratch.write_stack("prod", config)
+    policy_dir = scratch.root / "policies" / "config"
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    (policy_dir / "prod.json").write_text((REPO / "policies" / "config" / "prod.json").read_text())
+    result = run_preview(scratch.root, "prod", tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert "mandatory violations: 0" in result.stdout

@@ -67,11 +67,21 @@ def test_provisioned_starts_at_min_capacity_with_index_specific_ranges():
     assert (by_name["byCategoryPrice"]["read_capacity"], by_name["byCategoryPrice"]["write_capacity"]) == (5, 2)
 
 
-def test_provisioned_ignores_capacity_drift_on_table_and_indexes():  # T7
+def test_provisioned_ignores_capacity_drift_on_table_and_whole_indexes():  # T7: no per-field ignore in a set
     assert capacity_ignore_changes(spec({"catalogue": PROVISIONED})) == [
-        "readCapacity", "writeCapacity",
-        "globalSecondaryIndexes[*].readCapacity", "globalSecondaryIndexes[*].writeCapacity",
-    ]
+        "readCapacity", "writeCapacity", "globalSecondaryIndexes"]
+
+
+def test_apply_index_changes_lets_one_deploy_change_the_indexes():  # T7
+    assert capacity_ignore_changes(spec({"catalogue": {**PROVISIONED, "applyIndexChanges": True}})) == [
+        "readCapacity", "writeCapacity"]
+
+
+def test_a_provisioned_table_without_global_indexes_ignores_only_its_capacity():
+    plain = TableModel.model_validate({"attributes": {"id": "S"}, "partitionKey": "id"})
+    merged = StackSettings.model_validate({**SETTINGS, "tableOverrides": {"catalogue": PROVISIONED | {"capacity": {
+        "read": {"min": 5, "max": 50}, "write": {"min": 2, "max": 20}}}}})
+    assert capacity_ignore_changes(resolve_table("proj", "qa", "catalogue", plain, merged)) == ["readCapacity", "writeCapacity"]
 
 
 def test_scaling_targets_cover_table_and_every_gsi_in_both_directions():  # T3, T7
@@ -121,3 +131,10 @@ def test_protection_settings_pass_through(protect):
     resolved = spec(protect=protect, retainOnDelete=protect, deletionProtection=protect)
     assert (resolved.protect, resolved.retain_on_delete) == (protect, protect)
     assert table_args(resolved, "k")["deletion_protection_enabled"] is protect
+
+
+def test_apply_index_changes_on_an_on_demand_table_is_a_located_error(scratch):  # T7
+    from tests.config.test_config_errors import BASE, only, problems
+
+    only(problems(scratch, {**BASE, "ddb-blueprint:tableOverrides": {"products": {"applyIndexChanges": True}}}),
+         "ddb-blueprint:tableOverrides.products.applyIndexChanges", "PROVISIONED tables with global indexes")

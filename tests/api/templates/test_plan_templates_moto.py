@@ -97,3 +97,34 @@ def test_direct_execution_and_local_gateway_agree(env):
     def timeless(results):
         return [(s, strip(b)) for s, b in results]
     assert timeless(direct_results) == timeless(gateway_results)
+
+
+def test_create_answers_201_with_the_line_as_stored_not_echoed_from_the_request(env):  # A10
+    api, _, call, _ = env
+    claims = {"sub": user_sub("ann")}
+    status, body = direct(api, call, "PUT", "/cart/items/p-1", claims, body='{"quantity": 3}')
+    assert status == 201
+    assert body["productId"] == "p-1" and body["quantity"] == 3 and isinstance(body["addedAt"], int)
+    assert body["note"] is None  # an optional field that was not sent is not stored at all
+    status, body = direct(api, call, "PUT", "/cart/items/p-2", claims, body='{"quantity": 1, "note": "gift"}')
+    assert (status, body["note"]) == (201, "gift")
+    assert direct(api, call, "PUT", "/cart/items/p-2", claims, body='{"quantity": 1}')[0] == 409
+
+
+def test_patch_keeps_the_quantity_within_the_bounds_of_the_create_route(env):
+    api, _, call, _ = env
+    claims = {"sub": user_sub("bob")}
+    assert direct(api, call, "PUT", "/cart/items/p-1", claims, body='{"quantity": 98}')[0] == 201
+    assert direct(api, call, "PATCH", "/cart/items/p-1", claims, body='{"delta": 1}')[1]["quantity"] == 99
+    status, body = direct(api, call, "PATCH", "/cart/items/p-1", claims, body='{"delta": 1}')
+    assert status == 409 and "quantity at most 99" in body["message"]
+    status, body = direct(api, call, "PATCH", "/cart/items/p-1", claims, body='{"delta": -99}')
+    assert status == 409 and "quantity at least 1" in body["message"]
+
+
+def test_a_bad_page_parameter_gets_one_message_naming_both(env):  # A10: no request parameters in responses
+    api, _, call, _ = env
+    for query in ({"category": "tea", "limit": "0"}, {"category": "tea", "nextToken": "!!"}):
+        status, body = direct(api, call, "GET", "/products", {"sub": user_sub("cy")}, query=query)
+        assert status == 400
+        assert "limit must be a whole number from 1 to 100" in body["message"] and "nextToken" in body["message"]

@@ -157,16 +157,24 @@ def test_params_without_argument_is_the_map_of_all_parameters():
     assert render("$input.params().querystring.get('limit') $input.params().path.id", path={"id": "7"}, querystring={"limit": "10"}) == "10 7"
 
 
-def test_response_template_reads_the_integration_body_but_the_method_request_params():
+def test_response_template_reads_the_integration_body():
     request = VtlRequest(body='{"Item": "from the method request body"}', path={"id": "abc-1"}, querystring={"id": "q"})
     dynamodb = json.dumps({"Item": {"id": {"S": "abc-1"}, "title": {"S": "hello"}, "n": {"N": "3"}}})
     template = (
         "#set($item = $input.path('$.Item'))"
-        '{"id": "$input.params(\'id\')", "title": "$item.title.S", "n": $item.n.N, "raw": $input.json(\'$.Item.title\')}'
+        '{"id": "$item.id.S", "title": "$item.title.S", "n": $item.n.N, "raw": $input.json(\'$.Item.title\')}'
     )
     result = render_response(template, request, dynamodb)
     assert json.loads(result.output) == {"id": "abc-1", "title": "hello", "n": 3, "raw": {"S": "hello"}}
     assert render_response("$input.body", request, dynamodb).output == dynamodb
+
+
+@pytest.mark.parametrize("reference", ["$input.params('id')", "$input.params()", "$!input.params().path.get('id')"])
+def test_response_templates_cannot_read_method_request_parameters(reference):  # A10: undocumented in AWS
+    request = VtlRequest(body="", path={"id": "abc-1"})
+    with pytest.raises(VtlError, match=r"not available in integration response templates.*A10"):
+        render_response(f'{{"id": "{reference}"}}', request, "{}")
+    assert render_request(f'{{"id": "{reference}"}}', request).output  # request templates keep them
 
 
 def test_response_template_over_a_query_result():
