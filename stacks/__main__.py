@@ -1,4 +1,4 @@
-"""Offline tools: `python -m stacks preview|audit <stack>`, `diff`, `docs`."""
+"""Offline tools: `python -m stacks preview|audit|outputs <stack>`, `diff`, `docs`."""
 
 from __future__ import annotations
 
@@ -140,11 +140,55 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_GUARDRAILS if any(c.destroys_data for c in changes) else 0
 
 
+def _outputs(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from .offline.mockrun import UNKNOWN
+    from .offline.preview import PreviewError, preview
+    from .outputs.contract import validation_errors
+
+    if args.from_json:
+        try:
+            text = sys.stdin.read() if args.from_json == "-" else Path(args.from_json).read_text(encoding="utf-8")
+            outputs = json.loads(text)
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"error: cannot read `pulumi stack output --json` output from {args.from_json}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        source = args.from_json if args.from_json != "-" else "stdin"
+    else:
+        try:
+            outputs = preview(PROJECT_ROOT, args.stack, Path(args.out or tempfile.mkdtemp())).plan["outputs"]
+        except PreviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        source = "offline preview; ARNs and ids are known after apply"
+    if args.json:
+        print(json.dumps(outputs, indent=2, sort_keys=True))
+    else:
+        print(f"outputs of {args.stack} ({source}):")
+        for path, value in _flatten(outputs):
+            shown = "(known after apply)" if value == UNKNOWN else json.dumps(value) if not isinstance(value, str) else value
+            print(f"  {path:40} {shown}")
+    errors = validation_errors(outputs)
+    for error in errors:
+        print(f"error: outputs break contracts/outputs.schema.json: {error}", file=sys.stderr)
+    return EXIT_GUARDRAILS if errors else 0
+
+
+def _flatten(value, path: str = ""):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict) and value:
+        for key in sorted(value):
+            yield from _flatten(value[key], f"{path}.{key}" if path else key)
+    else:
+        yield path, value
+
+
 def _docs(args: argparse.Namespace) -> int:
     from .offline.docs import write_reference
 
     changed = write_reference(PROJECT_ROOT)
-    print("README.md config reference " + ("updated" if changed else "already up to date"))
+    print("README.md config reference and outputs table " + ("updated" if changed else "already up to date"))
     return 0
 
 
@@ -175,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
     cmd.set_defaults(run=_diff)
+    cmd = commands.add_parser("outputs", help="the stack outputs (offline from the plan, or from `pulumi stack output --json`), checked against the contract")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--from-json", metavar="FILE", help="read `pulumi stack output --json` output from FILE (- for stdin) instead of previewing")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of one line per output")
+    cmd.add_argument("--out", default=None, help="build directory for the preview (default: a temporary one)")
+    cmd.set_defaults(run=_outputs)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
     args = parser.parse_args(argv)
