@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from .model import ApiModel, BodyField, PageSize, ResponseField, Route, path_parameters, source_kind, source_name
 from ..tables.model import TableModel
-from .vtl import token_attributes
+from .vtl import token_attributes, token_regex
 
 OPENAPI_VERSION = "3.0.3"
 METHOD_ORDER = ("get", "put", "post", "patch", "delete")
@@ -284,7 +284,9 @@ def _parameters(route: Route, table: TableModel) -> list[dict[str, Any]]:
                 "in": "query",
                 "name": "nextToken",
                 "required": False,
-                "schema": {"maxLength": NEXT_TOKEN_MAX_LENGTH, "type": "string"},
+                # The shape the request template accepts (stacks/api/vtl.py); anything else is a 400.
+                "schema": {"maxLength": NEXT_TOKEN_MAX_LENGTH,
+                           "pattern": token_regex(len(token_attributes(route, table))), "type": "string"},
             })
     return params
 
@@ -399,7 +401,8 @@ def _function_operation(route: FunctionRoute, schemas: dict[str, Any], cors: boo
         schemas[name] = body_schema(route.source)
         operation["requestBody"] = {
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-            "required": False,
+            # API Gateway validates the body against the model before the function runs: send `{}` at least.
+            "required": True,
         }
     responses: dict[str, Any] = {}
     for code in function_route_statuses(route):
