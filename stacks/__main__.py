@@ -47,7 +47,8 @@ def _audit(args: argparse.Namespace) -> int:
     report = result.preview.guardrails
     print(f"security review written to {result.markdown_path} and {result.html_path}")
     print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation proof mismatches: {result.isolation_failures}")
-    if report.mandatory_violations or result.isolation_failures:
+    print(f"policies not traced to a declaration: {result.untraced_policies}")
+    if report.mandatory_violations or result.isolation_failures or result.untraced_policies:
         print("error: the stack is not approvable as it stands (see the report)", file=sys.stderr)
         return EXIT_GUARDRAILS
     return 0
