@@ -17,6 +17,7 @@ from ..access.isolation import Scenario, grant_scenarios
 from ..keys.policy import STATEMENT_PURPOSES
 from ..config.sources import cli_config, read_project, read_stack
 from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
+from .api_review import api_failures, api_section, isolation_evidence
 from .inventory import inventory
 from .preview import PreviewResult, policy_config_path, preview
 
@@ -112,7 +113,8 @@ def isolation_proof(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnConte
     return rows
 
 
-def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str) -> tuple[str, int]:
+def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str,
+                  api_evidence: Mapping[str, Any] | None = None) -> tuple[str, int]:
     plan = result.plan
     report = result.guardrails
     region = config.settings.region
@@ -259,6 +261,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
         add("</details>")
     add("")
 
+    lines.extend(api_section(config, plan, dict(api_evidence or {})))
     lines.extend(policy_section(config, plan, ctx))
 
     add("## Guardrails")
@@ -270,7 +273,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
     for name in sorted(set(report.passed) - {r["policy"] for r in report.results}):
         add(f"| `{name}` | mandatory | passed | all | |")
     add("")
-    return "\n".join(lines) + "\n", len(failures)
+    return "\n".join(lines) + "\n", len(failures) + api_failures(dict(api_evidence or {}))
 
 
 def _statements_table(document: Any) -> list[str]:
@@ -360,7 +363,8 @@ def audit(root: Path, stack: str, out_dir: Path) -> AuditResult:
     path = policy_config_path(root, stack)
     policy_config = json.loads(path.read_text()) if path.exists() else {}
     account = (config.settings.allowedAccountIds or [PLACEHOLDER_ACCOUNT])[0]
-    text, failures = render_report(config, result, project_defaults(project), policy_config, account)
+    evidence = isolation_evidence(config, result.plan, out_dir)
+    text, failures = render_report(config, result, project_defaults(project), policy_config, account, evidence)
     markdown_path = out_dir / stack / "security-review.md"
     html_path = out_dir / stack / "security-review.html"
     markdown_path.write_text(text, encoding="utf-8")
