@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..access.policies import ArnContext
+from ..access.policies import TRUST_CONDITION_NOTES, ArnContext
 from ..config.loader import BlueprintConfig, load_for_stack, project_defaults
 from ..access.isolation import Scenario, grant_scenarios
 from ..keys.policy import STATEMENT_PURPOSES
@@ -217,6 +217,9 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             when = _conditions(s)
             add(f"- `{s['Sid']}`: {_principal_text(s['Principal'])} may {_list(s['Action'])}"
                 + (f" only when {when}" if s.get("Condition") else " (no further condition)"))
+        if review.get("service"):
+            add(f"- Confused-deputy conditions for `{review['service']}`: "
+                + TRUST_CONDITION_NOTES.get(review["service"], "**no documented support recorded for this service**"))
         add("")
         add("**What it may do** (each statement, the grant it serves and why)")
         add("")

@@ -74,3 +74,9 @@ def test_a_template_that_ignores_the_callers_identity_fails_the_evidence(prod):
     evidence = isolation_evidence(config, plan, out)
     assert not evidence["getCart"].ok
     assert all(e.ok for route_id, e in evidence.items() if route_id != "getCart")
+
+
+def test_the_review_says_why_each_service_trust_has_its_conditions(prod):
+    text = prod[0].markdown_path.read_text()
+    assert "Confused-deputy conditions for `lambda.amazonaws.com`: `aws:SourceAccount` = this account" in text
+    assert "Confused-deputy conditions for `apigateway.amazonaws.com`: none: AWS documents no" in text
