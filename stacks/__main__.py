@@ -39,18 +39,44 @@ def _audit(args: argparse.Namespace) -> int:
     from .offline.audit import audit
     from .offline.preview import PreviewError
 
+    from .offline.scanner import ExceptionsError
+
     try:
-        result = audit(PROJECT_ROOT, args.stack, Path(args.out))
-    except PreviewError as exc:
+        result = audit(PROJECT_ROOT, args.stack, Path(args.out), scanner=not args.no_scanner)
+    except (PreviewError, ExceptionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     report = result.preview.guardrails
     print(f"security review written to {result.markdown_path} and {result.html_path}")
     print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation proof mismatches: {result.isolation_failures}")
     print(f"policies not traced to a declaration: {result.untraced_policies}")
-    if report.mandatory_violations or result.isolation_failures or result.untraced_policies:
+    scan = result.scanner
+    if scan is None:
+        print("scanner: not run (--no-scanner)")
+    elif not scan.ran:
+        print(f"warning: {scan.status}", file=sys.stderr)
+    else:
+        print(f"scanner: {scan.status}: {len(scan.findings)} findings, {len(scan.accepted)} accepted, {len(scan.new)} new")
+        for finding in scan.new:
+            print(f"  new: {finding.check} {finding.resource}: {finding.title}", file=sys.stderr)
+    new_findings = len(scan.new) if scan is not None and scan.ran else 0
+    if report.mandatory_violations or result.isolation_failures or result.untraced_policies or new_findings:
         print("error: the stack is not approvable as it stands (see the report)", file=sys.stderr)
         return EXIT_GUARDRAILS
+    return 0
+
+
+def _export_tf(args: argparse.Namespace) -> int:
+    from .offline.preview import PreviewError, preview
+    from .offline.terraform import write_terraform
+
+    try:
+        plan = preview(PROJECT_ROOT, args.stack, Path(args.out)).plan
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    path = write_terraform(plan, Path(args.out) / args.stack / "terraform")
+    print(f"Terraform JSON written to {path} (for scanners such as checkov, tfsec, trivy; not for terraform apply)")
     return 0
 
 
@@ -203,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     cmd = commands.add_parser("audit", help="preview, then write build/<stack>/security-review.md and .html")
     cmd.add_argument("stack", help="stack name: dev, staging or prod")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.add_argument("--no-scanner", action="store_true", help="skip checkov (the review then says it did not run)")
     cmd.set_defaults(run=_audit)
+    cmd = commands.add_parser("export-tf", help="write the plan as Terraform JSON: build/<stack>/terraform/main.tf.json")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.set_defaults(run=_export_tf)
     cmd = commands.add_parser("snapshots", help="compare generated policies with the reviewed snapshots (or --update them)")
     cmd.add_argument("stacks", nargs="*", help="stacks (default: every Pulumi.<stack>.yaml)")
     cmd.add_argument("--update", action="store_true", help="rewrite tests/snapshots/iam/<stack>.json")

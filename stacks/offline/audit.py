@@ -40,6 +40,7 @@ class AuditResult:
     html_path: Path
     isolation_failures: int
     untraced_policies: int = 0
+    scanner: Any = None  # scanner.ScanResult
 
 
 def _code(value: Any) -> str:
@@ -114,7 +115,7 @@ def isolation_proof(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnConte
 
 
 def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str,
-                  api_evidence: Mapping[str, Any] | None = None) -> tuple[str, int]:
+                  api_evidence: Mapping[str, Any] | None = None, scanner: Any = None) -> tuple[str, int]:
     plan = result.plan
     report = result.guardrails
     region = config.settings.region
@@ -266,6 +267,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
 
     lines.extend(api_section(config, plan, dict(api_evidence or {})))
     lines.extend(policy_section(config, plan, ctx))
+    lines.extend(scanner_section(scanner))
 
     add("## Guardrails")
     add("")
@@ -337,6 +339,34 @@ def policy_section(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnContex
     return lines
 
 
+def scanner_section(scan: Any) -> list[str]:
+    """checkov's findings on the Terraform JSON export: new ones, and accepted ones with their reasons."""
+    lines = ["## Scanner (checkov on the Terraform JSON export)", ""]
+    if scan is None:
+        return lines + ["**Scanner not run** (audit --no-scanner).", ""]
+    if not scan.ran:
+        return lines + [f"**{scan.status}.** No scanner results in this review.", ""]
+    lines += [f"{scan.status}: {scan.passed} checks passed, {len(scan.findings)} findings: "
+              f"**{len(scan.new)} new** (not fixed, not accepted), {len(scan.accepted)} accepted in "
+              "`policies/scanner-exceptions.yaml`. The export: `build/<stack>/terraform/main.tf.json` "
+              "(`./blueprint export-tf <stack>`), for reviewers' own scanners too.", ""]
+    if scan.new:
+        lines += ["New findings (fix them, or accept them with a written reason):", "",
+                  "| check | resource | title |", "|---|---|---|"]
+        lines += [f"| `{f.check}` | `{f.resource}` | {f.title} |" for f in scan.new]
+        lines.append("")
+    if scan.accepted:
+        by_check: dict[str, list[Any]] = {}
+        for finding, exception in scan.accepted:
+            by_check.setdefault(finding.check, []).append((finding, exception))
+        lines += ["| check | title | resources | why accepted |", "|---|---|---|---|"]
+        for check, items in sorted(by_check.items()):
+            resources = "<br>".join(f"`{f.resource}`" for f, _ in items)
+            lines.append(f"| `{check}` | {items[0][0].title} | {resources} | {items[0][1].reason} |")
+        lines.append("")
+    return lines
+
+
 def untraced_policies(plan: dict[str, Any]) -> int:
     return sum(1 for e in inventory(plan) if not e.traced)
 
@@ -359,7 +389,9 @@ def to_html(markdown_text: str, title: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>\n"
 
 
-def audit(root: Path, stack: str, out_dir: Path) -> AuditResult:
+def audit(root: Path, stack: str, out_dir: Path, scanner: bool = True) -> AuditResult:
+    from .scanner import scan
+
     result = preview(root, stack, out_dir)
     project = read_project(root, stack)
     config = load_for_stack(root, stack, cli_config(project, read_stack(root, stack)))
@@ -367,9 +399,10 @@ def audit(root: Path, stack: str, out_dir: Path) -> AuditResult:
     policy_config = json.loads(path.read_text()) if path.exists() else {}
     account = (config.settings.allowedAccountIds or [PLACEHOLDER_ACCOUNT])[0]
     evidence = isolation_evidence(config, result.plan, out_dir)
-    text, failures = render_report(config, result, project_defaults(project), policy_config, account, evidence)
+    scanned = scan(root, result.plan, out_dir) if scanner else None
+    text, failures = render_report(config, result, project_defaults(project), policy_config, account, evidence, scanned)
     markdown_path = out_dir / stack / "security-review.md"
     html_path = out_dir / stack / "security-review.html"
     markdown_path.write_text(text, encoding="utf-8")
     html_path.write_text(to_html(text, f"Security review: {config.project} / {stack}"), encoding="utf-8")
-    return AuditResult(result, markdown_path, html_path, failures, untraced_policies(result.plan))
+    return AuditResult(result, markdown_path, html_path, failures, untraced_policies(result.plan), scanned)

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    result = audit(REPO, "prod", out)
+    result = audit(REPO, "prod", out, scanner=False)
     config = load_for_stack(REPO, "prod", cli_config(read_project(REPO, "prod"), read_stack(REPO, "prod")))
     return result, config, out
 

@@ -20,7 +20,7 @@ STACKS = ("dev", "staging", "prod")
 @pytest.fixture(scope="module")
 def audits(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    return {stack: audit(REPO, stack, out) for stack in STACKS}
+    return {stack: audit(REPO, stack, out, scanner=False) for stack in STACKS}
 
 
 def broad_scan(plan: dict) -> set[tuple[str, str]]:
