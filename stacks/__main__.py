@@ -48,7 +48,7 @@ def _audit(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     report = result.preview.guardrails
     print(f"security review written to {result.markdown_path} and {result.html_path}")
-    print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation proof mismatches: {result.isolation_failures}")
+    print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation mismatches (grant proof and API routes): {result.isolation_failures}")
     print(f"policies not traced to a declaration: {result.untraced_policies}")
     scan = result.scanner
     if scan is None:
