@@ -39,17 +39,44 @@ def _audit(args: argparse.Namespace) -> int:
     from .offline.audit import audit
     from .offline.preview import PreviewError
 
+    from .offline.scanner import ExceptionsError
+
     try:
-        result = audit(PROJECT_ROOT, args.stack, Path(args.out))
-    except PreviewError as exc:
+        result = audit(PROJECT_ROOT, args.stack, Path(args.out), scanner=not args.no_scanner)
+    except (PreviewError, ExceptionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     report = result.preview.guardrails
     print(f"security review written to {result.markdown_path} and {result.html_path}")
-    print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation proof mismatches: {result.isolation_failures}")
-    if report.mandatory_violations or result.isolation_failures:
+    print(f"guardrails: {len(report.mandatory_violations)} mandatory violation(s); isolation mismatches (grant proof and API routes): {result.isolation_failures}")
+    print(f"policies not traced to a declaration: {result.untraced_policies}")
+    scan = result.scanner
+    if scan is None:
+        print("scanner: not run (--no-scanner)")
+    elif not scan.ran:
+        print(f"warning: {scan.status}", file=sys.stderr)
+    else:
+        print(f"scanner: {scan.status}: {len(scan.findings)} findings, {len(scan.accepted)} accepted, {len(scan.new)} new")
+        for finding in scan.new:
+            print(f"  new: {finding.check} {finding.resource}: {finding.title}", file=sys.stderr)
+    new_findings = len(scan.new) if scan is not None and scan.ran else 0
+    if report.mandatory_violations or result.isolation_failures or result.untraced_policies or new_findings:
         print("error: the stack is not approvable as it stands (see the report)", file=sys.stderr)
         return EXIT_GUARDRAILS
+    return 0
+
+
+def _export_tf(args: argparse.Namespace) -> int:
+    from .offline.preview import PreviewError, preview
+    from .offline.terraform import write_terraform
+
+    try:
+        plan = preview(PROJECT_ROOT, args.stack, Path(args.out)).plan
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    path = write_terraform(plan, Path(args.out) / args.stack / "terraform")
+    print(f"Terraform JSON written to {path} (for scanners such as checkov, tfsec, trivy; not for terraform apply)")
     return 0
 
 
@@ -141,11 +168,55 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_GUARDRAILS if any(c.destroys_data or c.ignored for c in changes) else 0
 
 
+def _outputs(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from .offline.mockrun import UNKNOWN
+    from .offline.preview import PreviewError, preview
+    from .outputs.contract import validation_errors
+
+    if args.from_json:
+        try:
+            text = sys.stdin.read() if args.from_json == "-" else Path(args.from_json).read_text(encoding="utf-8")
+            outputs = json.loads(text)
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"error: cannot read `pulumi stack output --json` output from {args.from_json}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        source = args.from_json if args.from_json != "-" else "stdin"
+    else:
+        try:
+            outputs = preview(PROJECT_ROOT, args.stack, Path(args.out or tempfile.mkdtemp())).plan["outputs"]
+        except PreviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        source = "offline preview; ARNs and ids are known after apply"
+    if args.json:
+        print(json.dumps(outputs, indent=2, sort_keys=True))
+    else:
+        print(f"outputs of {args.stack} ({source}):")
+        for path, value in _flatten(outputs):
+            shown = "(known after apply)" if value == UNKNOWN else json.dumps(value) if not isinstance(value, str) else value
+            print(f"  {path:40} {shown}")
+    errors = validation_errors(outputs)
+    for error in errors:
+        print(f"error: outputs break contracts/outputs.schema.json: {error}", file=sys.stderr)
+    return EXIT_GUARDRAILS if errors else 0
+
+
+def _flatten(value, path: str = ""):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict) and value:
+        for key in sorted(value):
+            yield from _flatten(value[key], f"{path}.{key}" if path else key)
+    else:
+        yield path, value
+
+
 def _docs(args: argparse.Namespace) -> int:
     from .offline.docs import write_reference
 
     changed = write_reference(PROJECT_ROOT)
-    print("README.md config reference " + ("updated" if changed else "already up to date"))
+    print("README.md config reference and outputs table " + ("updated" if changed else "already up to date"))
     return 0
 
 
@@ -173,7 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("audit", help="preview, then write build/<stack>/security-review.md and .html")
     cmd.add_argument("stack", help="stack name: dev, staging or prod")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.add_argument("--no-scanner", action="store_true", help="skip checkov (the review then says it did not run)")
     cmd.set_defaults(run=_audit)
+    cmd = commands.add_parser("export-tf", help="write the plan as Terraform JSON: build/<stack>/terraform/main.tf.json")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="output directory (default: build/)")
+    cmd.set_defaults(run=_export_tf)
     cmd = commands.add_parser("snapshots", help="compare generated policies with the reviewed snapshots (or --update them)")
     cmd.add_argument("stacks", nargs="*", help="stacks (default: every Pulumi.<stack>.yaml)")
     cmd.add_argument("--update", action="store_true", help="rewrite tests/snapshots/iam/<stack>.json")
@@ -190,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
     cmd.set_defaults(run=_diff)
+    cmd = commands.add_parser("outputs", help="the stack outputs (offline from the plan, or from `pulumi stack output --json`), checked against the contract")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--from-json", metavar="FILE", help="read `pulumi stack output --json` output from FILE (- for stdin) instead of previewing")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of one line per output")
+    cmd.add_argument("--out", default=None, help="build directory for the preview (default: a temporary one)")
+    cmd.set_defaults(run=_outputs)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
     cmd = commands.add_parser("facts", help="check that every cited AWS fact id resolves; regenerate the citation index of docs/aws-facts.md")

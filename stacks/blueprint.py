@@ -18,6 +18,8 @@ from .api.spec import (API_PRINCIPAL, STAGE_NAME, creates_items, iam_routes, int
 from .functions.component import Functions, FunctionsArgs
 from .config.runtime import PROJECT_ROOT
 from .api.component import Api, ApiArgs
+from .outputs.component import OutputParameters
+from .outputs.contract import CONTRACT_VERSION, parameter_prefix
 from .keys.component import OpsKey, TableKey, TableKeyArgs
 from .tables.component import Table
 from .config.loader import BlueprintConfig
@@ -90,6 +92,12 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         outputs["topics"] = {n: t.arn for n, t in functions.topics.items()}
     if config.api.routes or proxy_route_specs(config):
         outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles, ops_key, functions)
+    outputs["contractVersion"] = CONTRACT_VERSION
+    if settings.outputParameters:
+        prefix = parameter_prefix(config.project, config.stack)
+        OutputParameters("output-parameters", prefix, outputs, settings.region,
+                         {**settings.tags, **standard_tags(config.project, config.stack)})
+        outputs["parameters"] = {"prefix": prefix}
     return outputs
 
 

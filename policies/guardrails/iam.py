@@ -71,7 +71,8 @@ COGNITO_AUD, COGNITO_AMR = f"{COGNITO}:aud", f"{COGNITO}:amr"
 WEB_IDENTITY, TAG_SESSION = "sts:AssumeRoleWithWebIdentity", "sts:TagSession"
 # Services that document aws:SourceAccount / aws:SourceArn in role trust policies for
 # confused-deputy prevention (GOTCHAS I8). Keep it to services this program trusts or may trust.
-SOURCE_ACCOUNT_SUPPORTED = frozenset({"ecs-tasks.amazonaws.com", "states.amazonaws.com"})
+# API Gateway is not here: no AWS page documents the keys for the role it assumes (I8).
+SOURCE_ACCOUNT_SUPPORTED = frozenset({"lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com"})
 SOURCE_ACCOUNT = "aws:SourceAccount"
 
 

@@ -50,8 +50,23 @@ WHOLE_ITEM_WRITES = frozenset({"dynamodb:PutItem", "dynamodb:BatchWriteItem", "d
 PARTIQL = frozenset(a for a in ITEM_ACTIONS if a.startswith("dynamodb:PartiQL"))
 RETURN_VALUES_WITHOUT_OTHER_ATTRIBUTES = ["NONE", "UPDATED_NEW", "UPDATED_OLD"]
 SERVICES = ("lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com", "apigateway.amazonaws.com")
-# Services that document aws:SourceAccount in role trust policies (confused-deputy prevention, I8).
-SOURCE_ACCOUNT_SERVICES = frozenset({"ecs-tasks.amazonaws.com", "states.amazonaws.com"})
+# Services that document aws:SourceAccount in role trust policies (confused-deputy prevention, I8, L10).
+SOURCE_ACCOUNT_SERVICES = frozenset({"lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com"})
+# Why each service's trust has the confused-deputy conditions it has, for the review (I8, L10).
+TRUST_CONDITION_NOTES = {
+    "lambda.amazonaws.com": (
+        "`aws:SourceAccount` = this account: the Lambda guide says a role a service assumes may be limited with "
+        "aws:SourceAccount / aws:SourceArn, and AWS's own sample execution-role trust uses aws:SourceAccount (I8, L10). "
+        "No aws:SourceArn: the function-ARN form is documented only in a community answer, and the role must exist "
+        "before the function that would be its source."),
+    "apigateway.amazonaws.com": (
+        "none: AWS documents no aws:SourceAccount / aws:SourceArn support for the role API Gateway assumes as "
+        "integration credentials (no confused-deputy page for API Gateway, I8); a condition the service does not "
+        "send would deny every request of every route. The role's permissions are limited instead: exactly each "
+        "route's action on its table or index."),
+    "ecs-tasks.amazonaws.com": "`aws:SourceAccount` = this account (AWS-authored sample trust policy, I8).",
+    "states.amazonaws.com": "`aws:SourceAccount` = this account (I8).",
+}
 TAG_KEY = re.compile(r"^[\w+=,.@-]{1,128}$")
 USER_SUB_TAG = "userSub"  # session tag the identity pool maps from the user pool token's `sub`
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 from .model import ApiModel, BodyField, PageSize, ResponseField, Route, path_parameters, source_kind, source_name
 from ..tables.model import TableModel
-from .vtl import token_attributes
+from .vtl import token_attributes, token_regex
 
 OPENAPI_VERSION = "3.0.3"
 METHOD_ORDER = ("get", "put", "post", "patch", "delete")
@@ -236,7 +237,7 @@ def _parameters(route: Route, table: TableModel) -> list[dict[str, Any]]:
             "in": "path",
             "name": name,
             "required": True,
-            "schema": {"type": "string"},
+            "schema": {"minLength": 1, "type": "string"},  # an empty segment is another (unknown) route
         })
     query = sorted({source_name(s): a for a, s in route.key.items() if source_kind(s) == "query"}.items())
     for name, attribute in query:
@@ -246,7 +247,7 @@ def _parameters(route: Route, table: TableModel) -> list[dict[str, Any]]:
             "in": "query",
             "name": name,
             "required": True,
-            "schema": {"type": "string"},
+            "schema": {"minLength": 1, "type": "string"},  # API Gateway refuses an empty required parameter
         })
     if route.operation == "Query":
         page = _page_size(route)
@@ -263,7 +264,9 @@ def _parameters(route: Route, table: TableModel) -> list[dict[str, Any]]:
                 "in": "query",
                 "name": "nextToken",
                 "required": False,
-                "schema": {"maxLength": NEXT_TOKEN_MAX_LENGTH, "type": "string"},
+                # The shape the request template accepts (stacks/api/vtl.py); anything else is a 400.
+                "schema": {"maxLength": NEXT_TOKEN_MAX_LENGTH,
+                           "pattern": token_regex(len(token_attributes(route, table))), "type": "string"},
             })
     return params
 
@@ -334,6 +337,86 @@ def _operation(route_id: str, route: Route, table: TableModel, schemas: dict[str
 
 
 # --------------------------------------------------------------------------------------------
+# Function-backed routes (Lambda proxy)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionRoute:
+    """A route served by a Lambda function: its declaration and the function's own HTTP contract
+    (lambdas/<code>/api.json: summary, parameters, schemas, responses), which the function's tests
+    hold to the handler's real responses."""
+
+    route_id: str
+    function: str
+    method: str
+    path: str
+    description: str
+    source: Any  # functions.model.RouteSource (method, path, description, body)
+    contract: Mapping[str, Any]
+
+
+def function_route_statuses(route: FunctionRoute) -> list[str]:
+    """The function's own statuses plus API Gateway's: 401 (authorizer), 403, 415 with a body, 500."""
+    statuses = set(route.contract.get("responses", {})) | {"401", "403", "500"}
+    if route.source.body:
+        statuses |= {"400", "415"}
+    return sorted(statuses)
+
+
+def _function_operation(route: FunctionRoute, schemas: dict[str, Any], cors: bool) -> dict[str, Any]:
+    contract = route.contract
+    for name, schema in contract.get("schemas", {}).items():
+        schemas[name] = copy.deepcopy(schema)
+    operation: dict[str, Any] = {
+        "operationId": route.route_id,
+        "summary": contract.get("summary") or route.description or f"{route.method} {route.path}",
+        "description": "\n\n".join(p for p in (route.description.strip(),
+                                                f"Served by the Lambda function `{route.function}` (proxy integration). "
+                                                "Auth: the Cognito ID token in `Authorization`.") if p),
+        "tags": ["functions"],
+        "security": [{"cognito": []}],
+    }
+    parameters = copy.deepcopy(list(contract.get("parameters", [])))
+    if parameters:
+        operation["parameters"] = parameters
+    if route.source.body:
+        name = _schema_name(route.route_id, "Body")  # the API Gateway model's name too (stacks/api/spec.py)
+        schemas[name] = body_schema(route.source)
+        operation["requestBody"] = {
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            # API Gateway validates the body against the model before the function runs: send `{}` at least.
+            "required": True,
+        }
+    responses: dict[str, Any] = {}
+    for code in function_route_statuses(route):
+        declared = contract.get("responses", {}).get(code)
+        if declared is None:
+            responses[code] = {"$ref": f"#/components/responses/{COMMON_RESPONSES[code][0]}"}
+            continue
+        response = _json_response(declared["description"], {"$ref": f"#/components/schemas/{declared['schema']}"}, cors)
+        if declared.get("retryAfter"):
+            response.setdefault("headers", {})["Retry-After"] = {
+                "description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+        responses[code] = response
+    operation["responses"] = responses
+    return operation
+
+
+def stage_server(region: str) -> dict[str, Any]:
+    """The stage URL, templated: the API id is known after `pulumi up` (output `api.id`)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return {
+        "url": "https://{apiId}.execute-api.{region}." + suffix + "/v1",
+        "description": "The stack's API stage (the `api.url` stack output).",
+        "variables": {
+            "apiId": {"default": "apiId", "description": "The REST API id: the `api.id` stack output."},
+            "region": {"default": region, "enum": [region], "description": "The stack's region."},
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # The document
 # --------------------------------------------------------------------------------------------
 
@@ -364,8 +447,11 @@ def openapi_document(
     version: str,
     server_url: Optional[str],
     cors_origins: Sequence[str] = (),
+    region: Optional[str] = None,
+    function_routes: Sequence[FunctionRoute] = (),
 ) -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document of `api` (whose routes address `tables`)."""
+    """The OpenAPI 3.0.3 document of `api` (whose routes address `tables`) and of the
+    function-backed routes; `servers` is `server_url` when known, else the templated stage URL."""
     missing = sorted({r.table for r in api.routes.values()} - set(tables))
     if missing:
         raise ValueError(f"routes name tables that are not in the data model: {', '.join(missing)}")
@@ -382,6 +468,9 @@ def openapi_document(
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(
             route_id, route, tables[route.table], schemas, cors
         )
+    for function_route in sorted(function_routes, key=lambda f: f.route_id):
+        paths.setdefault(function_route.path, {})[function_route.method.lower()] = _function_operation(
+            function_route, schemas, cors)
     ordered_paths = {
         path: {m: paths[path][m] for m in METHOD_ORDER if m in paths[path]} for path in sorted(paths)
     }
@@ -391,7 +480,7 @@ def openapi_document(
         COMMON_RESPONSES[code][0]: _json_response(COMMON_RESPONSES[code][1], {"$ref": ERROR_REF}, cors)
         for code in used_codes
     }
-    used_schemes = sorted({AUTH_SCHEME[r.auth] for r in api.routes.values()})
+    used_schemes = sorted({AUTH_SCHEME[r.auth] for r in api.routes.values()} | ({"cognito"} if function_routes else set()))
     components: dict[str, Any] = {}
     if cors:
         components["headers"] = {CORS_HEADER_REF.rsplit("/", 1)[1]: {
@@ -405,11 +494,13 @@ def openapi_document(
     document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": info}
     if server_url:
         document["servers"] = [{"url": server_url}]
+    elif region:
+        document["servers"] = [stage_server(region)]
     used_tables = sorted({r.table for r in api.routes.values()})
     document["tags"] = [
         {"name": name, **({"description": tables[name].description} if tables[name].description else {})}
         for name in used_tables
-    ]
+    ] + ([{"name": "functions", "description": "Routes served by Lambda functions."}] if function_routes else [])
     document["paths"] = ordered_paths
     document["components"] = components
     return document

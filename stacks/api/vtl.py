@@ -194,8 +194,24 @@ def _key_json(ctx: _Context) -> str:
 
 
 def _invalid_request(ctx: _Context) -> str:
-    """A request DynamoDB refuses with ValidationException; the 4xx template explains it."""
+    """A request DynamoDB refuses with ValidationException; the 4xx template explains it.
+
+    With caller credentials (iam routes) DynamoDB also authorizes the request against the caller's
+    policy (LeadingKeys with a Null guard, GOTCHAS I3): a request without the caller's key would
+    be denied (403) before it is found invalid. So reads keep the route's own request (the
+    caller's key, projection and index; a valid `Limit`, no start key) plus an unused
+    ExpressionAttributeNames entry naming the table's partition key, which DynamoDB refuses
+    ("Value provided in ExpressionAttributeNames unused in expressions"); writes name only the
+    caller's key with an empty ExpressionAttributeNames ("must not be empty").
+    """
     name = json.dumps(ctx.table_name)
+    if ctx.route.auth == "iam":
+        if ctx.route.operation in ("Query", "GetItem"):
+            reset = ["#set($limit = \"1\")", "#set($hasToken = false)"] if ctx.route.operation == "Query" else []
+            return "\n".join([*reset, *_request_body(ctx, refused=True)])
+        own = ", ".join(f'"{a}": {_value_json(ctx, a, s)}' for a, s in ctx.route.key.items() if s == "identity")
+        part = "Item" if ctx.route.operation == "PutItem" else "Key"
+        return f'{{"TableName": {name}, "{part}": {{{own}}}, "ExpressionAttributeNames": {{}}}}'
     return {
         "Query": f'{{"TableName": {name}, "Limit": 0}}',
         "PutItem": f'{{"TableName": {name}, "Item": {{}}}}',
@@ -242,11 +258,16 @@ def _projection(ctx: _Context) -> tuple[str, dict[str, str]]:
     return ", ".join(names), names
 
 
-def _request_body(ctx: _Context) -> list[str]:
+REFUSED_NAME = "#invalid"  # an ExpressionAttributeNames entry no expression uses: DynamoDB refuses the request
+
+
+def _request_body(ctx: _Context, refused: bool = False) -> list[str]:
     r = ctx.route
     table = json.dumps(ctx.table_name)
     if r.operation == "GetItem":
         projection, names = _projection(ctx)
+        if refused:
+            names[REFUSED_NAME] = ctx.table.partitionKey
         return [
             "{",
             f'  "TableName": {table},',
@@ -257,7 +278,7 @@ def _request_body(ctx: _Context) -> list[str]:
             "}",
         ]
     if r.operation == "Query":
-        return _query_body(ctx)
+        return _query_body(ctx, refused)
     if r.operation == "PutItem":
         return _put_body(ctx)
     if r.operation == "UpdateItem":
@@ -423,7 +444,7 @@ def _query_setup(ctx: _Context) -> list[str]:
     return lines
 
 
-def _query_body(ctx: _Context) -> list[str]:
+def _query_body(ctx: _Context, refused: bool = False) -> list[str]:
     r = ctx.route
     partition, _ = key_schema(r, ctx.table)
     names = {f"#k{i}": a for i, a in enumerate(partition)}
@@ -431,6 +452,8 @@ def _query_body(ctx: _Context) -> list[str]:
     condition = " AND ".join(f"#k{i} = :k{i}" for i in range(len(partition)))
     projection, projected = _projection(ctx)
     names.update(projected)
+    if refused:
+        names[REFUSED_NAME] = ctx.table.partitionKey
     lines = ["{", f'  "TableName": {json.dumps(ctx.table_name)},']
     if r.index:
         lines.append(f'  "IndexName": {json.dumps(r.index)},')

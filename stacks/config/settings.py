@@ -43,6 +43,7 @@ class StackSettings(Strict):
     apiExecutionLogLevel: Literal["ERROR", "INFO"]
     apiCorsOrigins: list[str]
     apiWafAclArn: str
+    outputParameters: bool
     functionLogRetentionDays: int
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str

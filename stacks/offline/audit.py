@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..access.policies import ArnContext
+from ..access.policies import TRUST_CONDITION_NOTES, ArnContext
 from ..config.loader import BlueprintConfig, load_for_stack, project_defaults
 from ..access.isolation import Scenario, grant_scenarios
 from ..keys.policy import STATEMENT_PURPOSES
 from ..config.sources import cli_config, read_project, read_stack
 from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
+from .api_review import api_failures, api_section, isolation_evidence
+from .inventory import inventory
 from .preview import PreviewResult, policy_config_path, preview
 
 # Stack settings whose non-default value weakens a protection, and how to tell.
@@ -37,6 +39,8 @@ class AuditResult:
     markdown_path: Path
     html_path: Path
     isolation_failures: int
+    untraced_policies: int = 0
+    scanner: Any = None  # scanner.ScanResult
 
 
 def _code(value: Any) -> str:
@@ -115,7 +119,8 @@ def isolation_proof(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnConte
     return rows
 
 
-def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str) -> tuple[str, int]:
+def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapping[str, Any], policy_config: Mapping[str, Any], account: str,
+                  api_evidence: Mapping[str, Any] | None = None, scanner: Any = None) -> tuple[str, int]:
     plan = result.plan
     report = result.guardrails
     region = config.settings.region
@@ -222,6 +227,9 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             when = _conditions(s)
             add(f"- `{s['Sid']}`: {_principal_text(s['Principal'])} may {_list(s['Action'])}"
                 + (f" only when {when}" if s.get("Condition") else " (no further condition)"))
+        if review.get("service"):
+            add(f"- Confused-deputy conditions for `{review['service']}`: "
+                + TRUST_CONDITION_NOTES.get(review["service"], "**no documented support recorded for this service**"))
         add("")
         add("**What it may do** (each statement, the grant it serves and why)")
         add("")
@@ -271,6 +279,10 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
         add("</details>")
     add("")
 
+    lines.extend(api_section(config, plan, dict(api_evidence or {})))
+    lines.extend(policy_section(config, plan, ctx))
+    lines.extend(scanner_section(scanner))
+
     add("## Guardrails")
     add("")
     add("| policy | level | outcome | resource | message |")
@@ -280,7 +292,97 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
     for name in sorted(set(report.passed) - {r["policy"] for r in report.results}):
         add(f"| `{name}` | mandatory | passed | all | |")
     add("")
-    return "\n".join(lines) + "\n", len(failures)
+    return "\n".join(lines) + "\n", len(failures) + api_failures(dict(api_evidence or {}))
+
+
+def _statements_table(document: Any) -> list[str]:
+    rows = ["| Sid | effect | principal | actions | resources | conditions |", "|---|---|---|---|---|---|"]
+    for s in document.get("Statement", []):
+        principal = _principal_text(s["Principal"]) if "Principal" in s else "the role's sessions"
+        rows.append(f"| `{s.get('Sid', '')}` | {s.get('Effect')} | {principal} | {_list(s.get('Action', []))} | "
+                    f"{_list(s.get('Resource', '-'))} | {_conditions(s)} |")
+    return rows
+
+
+def _offline_invoke_policy(config: BlueprintConfig, ctx: ArnContext) -> Any:
+    from ..access.policies import invoke_policy
+    from ..api.spec import STAGE_NAME, iam_routes, route_specs
+
+    return invoke_policy(ctx.partition, ctx.account, ctx.region, "<api-id>", STAGE_NAME, iam_routes(route_specs(config)))
+
+
+def policy_section(config: BlueprintConfig, plan: dict[str, Any], ctx: ArnContext) -> list[str]:
+    """Every policy-bearing resource of the plan, traced to its declaration and reason (inventory.py)."""
+    entries = inventory(plan)
+    untraced = [e for e in entries if not e.traced]
+    lines = ["## Every policy in this stack", "",
+             f"{len(entries)} policies in the plan: every IAM policy, trust policy, key policy, resource policy and Lambda "
+             "permission, found by their inputs and types (stacks/offline/inventory.py), each traced to the code that "
+             "declares it. " + (f"**{len(untraced)} untraced: the stack is not approvable until each is explained.**"
+                                if untraced else "All traced."), "",
+             "| resource | type | kind | declared in | reason |", "|---|---|---|---|---|"]
+    for e in entries:
+        field = f" (`{e.field}`)" if e.field else ""
+        declared = e.declared_in or "**UNTRACED**"
+        lines.append(f"| `{e.name}`{field} | `{e.type}` | {e.kind} | {declared} | {e.reason or '**no reason recorded**'} |")
+    lines.append("")
+    for e in entries:
+        lines += [f"### `{e.name}`: {e.kind}", "", f"`{e.urn}`", ""]
+        document = e.document
+        note = ""
+        if document is None and e.name.endswith("-role-invoke"):
+            document = _offline_invoke_policy(config, ctx)
+            note = "The API id is known after apply; rendered offline by the same function with the id as `<api-id>`."
+        if e.name.endswith("-role-access") or e.field == "assumeRolePolicy":
+            lines += ["Statements, the grant each serves and its reason, and the isolation proof: see Roles.", ""]
+            continue
+        if isinstance(document, dict) and "Statement" in document:
+            if note:
+                lines += [note, ""]
+            lines += _statements_table(document)
+        elif isinstance(document, dict):
+            resource = next(r for r in plan["resources"] if r["urn"] == e.urn)
+            lines += ["| argument | value |", "|---|---|"]
+            for key, value in document.items():
+                source = resource.get("propertyDependencies", {}).get(key)
+                derived = " (from " + ", ".join(f"`{u.rsplit('::', 1)[-1]}`" for u in source) + ")" if value == UNKNOWN and source else ""
+                lines.append(f"| `{key}` | {_code(value)}{derived} |")
+        else:
+            lines.append("Document: *(known after apply)*")
+        lines.append("")
+    return lines
+
+
+def scanner_section(scan: Any) -> list[str]:
+    """checkov's findings on the Terraform JSON export: new ones, and accepted ones with their reasons."""
+    lines = ["## Scanner (checkov on the Terraform JSON export)", ""]
+    if scan is None:
+        return lines + ["**Scanner not run** (audit --no-scanner).", ""]
+    if not scan.ran:
+        return lines + [f"**{scan.status}.** No scanner results in this review.", ""]
+    lines += [f"{scan.status}: {scan.passed} checks passed, {len(scan.findings)} findings: "
+              f"**{len(scan.new)} new** (not fixed, not accepted), {len(scan.accepted)} accepted in "
+              "`policies/scanner-exceptions.yaml`. The export: `build/<stack>/terraform/main.tf.json` "
+              "(`./blueprint export-tf <stack>`), for reviewers' own scanners too.", ""]
+    if scan.new:
+        lines += ["New findings (fix them, or accept them with a written reason):", "",
+                  "| check | resource | title |", "|---|---|---|"]
+        lines += [f"| `{f.check}` | `{f.resource}` | {f.title} |" for f in scan.new]
+        lines.append("")
+    if scan.accepted:
+        by_check: dict[str, list[Any]] = {}
+        for finding, exception in scan.accepted:
+            by_check.setdefault(finding.check, []).append((finding, exception))
+        lines += ["| check | title | resources | why accepted |", "|---|---|---|---|"]
+        for check, items in sorted(by_check.items()):
+            resources = "<br>".join(f"`{f.resource}`" for f, _ in items)
+            lines.append(f"| `{check}` | {items[0][0].title} | {resources} | {items[0][1].reason} |")
+        lines.append("")
+    return lines
+
+
+def untraced_policies(plan: dict[str, Any]) -> int:
+    return sum(1 for e in inventory(plan) if not e.traced)
 
 
 def _sid_prefix(grant: str) -> str:
@@ -301,16 +403,20 @@ def to_html(markdown_text: str, title: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>\n"
 
 
-def audit(root: Path, stack: str, out_dir: Path) -> AuditResult:
+def audit(root: Path, stack: str, out_dir: Path, scanner: bool = True) -> AuditResult:
+    from .scanner import scan
+
     result = preview(root, stack, out_dir)
     project = read_project(root, stack)
     config = load_for_stack(root, stack, cli_config(project, read_stack(root, stack)))
     path = policy_config_path(root, stack)
     policy_config = json.loads(path.read_text()) if path.exists() else {}
     account = (config.settings.allowedAccountIds or [PLACEHOLDER_ACCOUNT])[0]
-    text, failures = render_report(config, result, project_defaults(project), policy_config, account)
+    evidence = isolation_evidence(config, result.plan, out_dir)
+    scanned = scan(root, result.plan, out_dir) if scanner else None
+    text, failures = render_report(config, result, project_defaults(project), policy_config, account, evidence, scanned)
     markdown_path = out_dir / stack / "security-review.md"
     html_path = out_dir / stack / "security-review.html"
     markdown_path.write_text(text, encoding="utf-8")
     html_path.write_text(to_html(text, f"Security review: {config.project} / {stack}"), encoding="utf-8")
-    return AuditResult(result, markdown_path, html_path, failures)
+    return AuditResult(result, markdown_path, html_path, failures, untraced_policies(result.plan), scanned)

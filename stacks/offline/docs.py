@@ -138,10 +138,12 @@ def replace_reference(readme: str, reference: str) -> str:
 
 
 def write_reference(root: Path) -> bool:
-    """Rewrite README.md's generated block; True if it changed."""
+    """Rewrite README.md's generated blocks (config reference, outputs table); True if it changed."""
+    from ..outputs.contract import render_table, replace_table
+
     path = root / "README.md"
     current = path.read_text(encoding="utf-8")
-    updated = replace_reference(current, render_reference(root))
+    updated = replace_table(replace_reference(current, render_reference(root)), render_table())
     if updated != current:
         path.write_text(updated, encoding="utf-8")
     return updated != current

@@ -76,7 +76,7 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
     plan_path = out_dir / stack / "plan.json"
     changes = _changes_since(plan_path, plan)
     write_plan(plan, plan_path)
-    if blueprint.api.routes:
+    if blueprint.api.routes or blueprint.functions.functions:
         write_openapi(blueprint, out_dir / stack / "openapi.json")
     report = evaluate_guardrails(root, stack, plan)
     guardrails_path = out_dir / stack / "guardrails.json"
@@ -84,14 +84,31 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
     return PreviewResult(plan, plan_path, report, guardrails_path, changes)
 
 
+def function_routes(config: Any) -> list[Any]:
+    """The function-backed routes with each function's HTTP contract (lambdas/<code>/api.json)."""
+    from ..api.openapi import FunctionRoute
+    from ..api.spec import proxy_route_specs
+
+    root = config.root or Path(__file__).resolve().parents[2]
+    routes = []
+    for spec in proxy_route_specs(config):
+        code = config.functions.functions[spec.function].code
+        contract_path = root / "lambdas" / code / "api.json"
+        contract = json.loads(contract_path.read_text(encoding="utf-8")) if contract_path.exists() else {}
+        routes.append(FunctionRoute(spec.route_id, spec.function, spec.method, spec.path, spec.description,
+                                    spec.source, contract))
+    return routes
+
+
 def write_openapi(config: Any, path: Path) -> None:
-    """The API's OpenAPI document for app teams; the stage URL is only known after apply."""
+    """The API's OpenAPI document for app teams; the stage URL is templated (the id is known after apply)."""
     from ..naming import api_name
     from ..api.openapi import openapi_document, openapi_json
 
     document = openapi_document(
         config.api, config.tables, title=api_name(config.project, config.stack, config.api.name),
         version=config.stack, server_url=None, cors_origins=config.settings.apiCorsOrigins,
+        region=config.settings.region, function_routes=function_routes(config),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(openapi_json(document), encoding="utf-8")

@@ -89,11 +89,21 @@ def test_cognito_trust_requires_pool_and_authenticated_amr_and_tags_only_when_ma
     assert tagged["Action"] == ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
 
 
-def test_service_trust_adds_source_account_only_where_the_service_supports_it():  # I8
+def test_service_trust_adds_source_account_only_where_the_service_supports_it():  # I8, L10
     [lam] = trust_policy("f", SERVICE, CTX)["Statement"]
-    assert "Condition" not in lam and lam["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert lam["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert lam["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
     [ecs] = trust_policy("t", Principal(kind="service", service="ecs-tasks.amazonaws.com"), CTX)["Statement"]
     assert ecs["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+    # API Gateway documents no such keys for integration credentials: a condition it never sends would
+    # deny every route, so none is added (I8); the review says why.
+    [apigw] = trust_policy("a", Principal(kind="service", service="apigateway.amazonaws.com"), CTX)["Statement"]
+    assert "Condition" not in apigw
+
+
+def test_every_trusted_service_has_a_confused_deputy_note_for_the_review():  # I8
+    from stacks.access.policies import SERVICES, TRUST_CONDITION_NOTES
+    assert set(TRUST_CONDITION_NOTES) == set(SERVICES)
 
 
 def test_tenant_trust_requires_exactly_the_tenant_session_tag():

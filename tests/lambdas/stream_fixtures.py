@@ -119,6 +119,8 @@ class Shop:
                             "attributes": {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}})
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        for message in new:  # every message any test sees keeps the event contract
+            assert_event_contract(message)
         self.published.extend(new)
         return new
 
@@ -372,3 +374,17 @@ class EventSourceMapping:
                 "streamArn": self.shop.stream_arns[self.table],
             },
         }
+
+
+EVENT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "product-events.schema.json").read_text())
+
+
+def assert_event_contract(message: dict[str, Any]) -> None:
+    """A received message (raw delivery) keeps contracts/product-events.schema.json: its body, its
+    message attributes (the ones subscription filter policies use), and eventType == type."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(EVENT_SCHEMA).validate(message["body"])
+    attributes_schema = {**EVENT_SCHEMA["$defs"]["messageAttributes"], "$defs": EVENT_SCHEMA["$defs"]}
+    jsonschema.Draft202012Validator(attributes_schema).validate(message["attributes"])
+    assert message["attributes"]["eventType"] == message["body"]["type"]

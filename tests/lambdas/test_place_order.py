@@ -11,7 +11,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from pathlib import Path
+
 import boto3
+import jsonschema
 import pytest
 from moto import mock_aws
 from place_order_fixtures import (
@@ -54,10 +57,24 @@ def world(monkeypatch):
         yield World(load_handler(), Shop(client))
 
 
+CONTRACT = json.loads((Path(__file__).resolve().parents[2] / "lambdas" / "place_order" / "api.json").read_text())
+
+
 def assert_json_response(response: dict[str, Any], status: int) -> Any:
+    """The status, and a body that matches the route's documented contract (lambdas/place_order/api.json,
+    merged into the OpenAPI document): every test of the handler checks the document too."""
     assert response["statusCode"] == status, response
     assert response["headers"]["Content-Type"] == "application/json"
-    return body_of(response)
+    body = body_of(response)
+    declared = CONTRACT["responses"].get(str(status))
+    if declared is None:
+        assert status in (401, 500), f"{status} is not in the documented responses of POST /orders"
+        jsonschema.validate(body, CONTRACT["schemas"]["OrderRejection"])
+    else:
+        jsonschema.validate(body, CONTRACT["schemas"][declared["schema"]])
+        if declared.get("retryAfter"):
+            assert response["headers"]["Retry-After"].isdigit()
+    return body
 
 
 # --------------------------------------------------------------------------------------------------

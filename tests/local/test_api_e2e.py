@@ -221,3 +221,16 @@ def test_any_text_round_trips_exactly_and_changes_no_other_row(runtime, http, no
     after = {(r["userId"]["S"], r["productId"]["S"]): r for r in all_rows(runtime)}
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed <= {(user_sub("quinn"), product)}
+
+
+@pytest.mark.parametrize("path, params, reason", [
+    ("/orders", {"limit": "0"}, "limit"), ("/orders", {"limit": "abc"}, "limit"), ("/orders", {"limit": "51"}, "limit"),
+    ("/orders", {"nextToken": "!!!"}, "nextToken"), ("/orders", {"nextToken": "A" * 5000}, "nextToken"),
+    ("/cart", {"limit": "0"}, "limit"), ("/cart", {"nextToken": "!!!"}, "nextToken"),
+])
+def test_invalid_paging_is_400_with_its_reason_on_caller_credential_and_cognito_routes(runtime, http, path, params, reason):
+    # Caller-credential routes keep the caller's key in the request DynamoDB refuses: DynamoDB
+    # authorizes it (LeadingKeys) and then refuses it as invalid, as on the Cognito routes.
+    r = call(runtime, http, "lena", "GET", path, params=params)
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert reason in r.json()["message"]

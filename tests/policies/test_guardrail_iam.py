@@ -75,7 +75,7 @@ COGNITO_TRUST: dict[str, Any] = {"Version": "2012-10-17", "Statement": [
 ]}
 LAMBDA_TRUST: dict[str, Any] = {"Version": "2012-10-17", "Statement": [
     {"Sid": "OrderStatsAssumedByLambda", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-     "Action": "sts:AssumeRole"},
+     "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}},
 ]}
 ECS_TRUST: dict[str, Any] = {"Version": "2012-10-17", "Statement": [
     {"Sid": "ExporterAssumedByEcsTasks", "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
@@ -719,8 +719,14 @@ def test_source_account_unknown_value_passes():  # I8: only its presence matters
     assert trust(SERVICE, edit(ECS_TRUST, 0, Condition={"StringEquals": {"aws:SourceAccount": UNKNOWN}})) == []
 
 
-def test_service_outside_source_account_table_needs_no_source_account():  # I8: Lambda is not in the table
-    assert trust(SERVICE, LAMBDA_TRUST) == []
+def test_service_outside_source_account_table_needs_no_source_account():  # I8: API Gateway is not in the table
+    apigw = edit(LAMBDA_TRUST, 0, Principal={"Service": "apigateway.amazonaws.com"}, Condition=DROP)
+    assert trust(SERVICE, apigw) == []
+
+
+def test_lambda_trust_without_source_account_is_violation():  # I8, L10: Lambda is in the table now
+    message = single(trust(SERVICE, edit(LAMBDA_TRUST, 0, Condition=DROP)))
+    assert 'trusts lambda.amazonaws.com without "StringEquals": {"aws:SourceAccount": <account id>}' in message
 
 
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["arn:aws:iam::123456789012:root", "*"]}])
