@@ -116,13 +116,18 @@ class _Exporter:
         return out
 
 
+# Lists of blocks that an ignoreChanges path may name whole (Terraform names the block in the singular).
+BLOCK_LISTS = {"globalSecondaryIndexes", "localSecondaryIndexes", "replicas", "attributes"}
+
+
 def _path(pulumi_path: str) -> str:
     """An ignoreChanges path in Terraform's names: globalSecondaryIndexes[*].readCapacity ->
-    global_secondary_index[*].read_capacity."""
+    global_secondary_index[*].read_capacity; globalSecondaryIndexes -> global_secondary_index."""
     parts = []
     for part in pulumi_path.split("."):
         name, _, index = part.partition("[")
-        parts.append(snake(singular(name) if index else name) + (f"[{index}" if index else ""))
+        block = index or name in BLOCK_LISTS
+        parts.append(snake(singular(name) if block else name) + (f"[{index}" if index else ""))
     return ".".join(parts)
 
 

@@ -59,7 +59,8 @@ def test_a_table_renders_as_terraform_expects(prod):
     assert table["tags"]["cost-center"] == "data-platform"  # map keys are data, never renamed
     lifecycle = table["lifecycle"]
     assert lifecycle["create_before_destroy"] is True and lifecycle["prevent_destroy"] is True  # Pulumi's default, protect
-    assert "global_secondary_index[*].read_capacity" in lifecycle["ignore_changes"]  # autoscaling owns capacity
+    # autoscaling owns the capacities; GSIs are a set, so the whole block is ignored (T7)
+    assert "global_secondary_index" in lifecycle["ignore_changes"] and "read_capacity" in lifecycle["ignore_changes"]
 
 
 def test_renamed_arguments_and_free_form_maps(prod):
