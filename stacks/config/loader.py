@@ -21,6 +21,7 @@ from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
 from ..functions.model import Functions, FunctionsModel, functions_findings
+from ..dax.rules import dax_findings
 from ..api.rules import api_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
@@ -252,6 +253,9 @@ def load_config(
     for path, message in findings:
         head, _, rest = path.partition(".")
         report.add(f"{ns}{head}", rest, message)
+    if settings is not None and tables is not None:
+        for path, message in dax_findings(settings.dax, tables, settings.region):
+            report.add(f"{ns}dax", path, message)
 
     functions, function_errors = _validate(Functions, {"functions": functions_data})
     for loc, message in function_errors:
