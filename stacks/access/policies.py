@@ -65,6 +65,10 @@ class ArnContext:
     region: str
     project: str
     stack: str
+    dax_cluster: str = ""  # the stack's DAX cluster name, when it has one
+
+    def dax_cluster_arn(self) -> str:
+        return f"arn:{self.partition}:dax:{self.region}:{self.account}:cache/{self.dax_cluster}"
 
     def table_arn(self, table: str) -> str:
         name = physical_table_name(self.project, self.stack, table)
@@ -367,6 +371,10 @@ def permission_policy(
     for name, grant in principal_grants(access, principal_name):
         if grant.topic is not None:
             statements += topic_statements(name, grant, ctx)
+        elif grant.via == "dax":
+            from ..dax.policies import client_statements  # DAX builds on this module
+
+            statements += client_statements(name, grant, ctx)
         else:
             statements += grant_statements(name, grant, principal, tables[str(grant.table)], ctx)
     return {"Version": VERSION, "Statement": statements}

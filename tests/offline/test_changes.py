@@ -47,3 +47,28 @@ def test_unprotected_replacement_is_called_out():
     before["resources"][0]["options"]["protect"] = False
     [change] = diff_plans(before, plan(hashKey="cartId"))
     assert "NOT protected: data would be lost" in change.render()
+
+
+DAX_URN = "urn:pulumi:prod::p::ddb-blueprint:index:DaxCluster$aws:dax/cluster:Cluster::dax-cluster"
+
+
+def dax_plan(**inputs):
+    base = {"clusterName": "shop-prod", "nodeType": "dax.r5.large", "replicationFactor": 3,
+            "clusterEndpointEncryptionType": "TLS", "subnetGroupName": "p-prod-dax", "availabilityZones": ["a", "b", "c"],
+            "maintenanceWindow": "sun:05:00-sun:06:00"}
+    return {"resources": [{"urn": DAX_URN, "type": "aws:dax/cluster:Cluster", "inputs": {**base, **inputs}, "options": {}}]}
+
+
+def test_dax_node_type_tls_name_azs_and_subnet_group_changes_replace_the_cluster_and_warn_clients():
+    """D2: these arguments are ForceNew; clients lose the endpoint."""
+    for key, value in [("nodeType", "dax.r5.xlarge"), ("clusterEndpointEncryptionType", "NONE"), ("clusterName", "shop-prod2"),
+                       ("availabilityZones", ["a", "b", "d"]), ("subnetGroupName", "other"), ("iamRoleArn", "arn:aws:iam::1:role/x")]:
+        [change] = diff_plans(dax_plan(), dax_plan(**{key: value}))
+        assert (change.action, change.properties) == ("replace", (key,)), key
+        assert "clients lose their endpoint" in change.render()
+
+
+def test_dax_node_count_and_window_change_in_place():
+    """D2: replication factor and maintenance window are updated in place."""
+    [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=5, maintenanceWindow="mon:05:00-mon:06:00"))
+    assert change.action == "update" and "clients lose" not in change.render()

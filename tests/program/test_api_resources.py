@@ -93,7 +93,9 @@ def test_log_groups_are_encrypted_with_the_ops_key_and_expire(plans):
     plan = plans["prod"].plan
     [ops_key] = [k for k in of_type(plan, "aws:kms/key:Key") if k["name"].startswith("ops-key")]
     groups = of_type(plan, "aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 5  # API access and execution logs, one per function
+    functions = of_type(plan, "aws:lambda/function:Function")
+    flow_logs = of_type(plan, "aws:ec2/flowLog:FlowLog")  # the DAX network's
+    assert len(groups) == 2 + len(functions) + len(flow_logs)  # API access and execution logs, one per function
     for group in groups:
         assert group["inputs"]["retentionInDays"] == 90
         assert group["propertyDependencies"]["kmsKeyId"] == [ops_key["urn"]]
