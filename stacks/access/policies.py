@@ -119,9 +119,10 @@ def index_partition_attributes(table: TableModel, index: str) -> list[str]:
 
 def access_findings(
     access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str, trust: Mapping[str, list[str]],
-    topics: Iterable[str] = (),
+    topics: Iterable[str] = (), dax_tables: Iterable[str] = (),
 ) -> list[Finding]:
     found: list[Finding] = []
+    cached = set(dax_tables)
     cognito = [n for n, p in access.principals.items() if p.kind == "cognitoUser"]
     if len(cognito) > 1:
         found.append(("principals", f"at most one cognitoUser principal (the identity pool's role); got {', '.join(cognito)}"))
@@ -134,6 +135,10 @@ def access_findings(
             found += [(f"grants.{name}{sub}", msg) for sub, msg in _topic_grant_findings(grant, access, set(topics))]
             continue
         found += [(f"grants.{name}{sub}", msg) for sub, msg in _grant_findings(grant, access, tables)]
+        if grant.via == "dax":
+            from ..dax.rules import via_dax_findings  # DAX builds on this module
+
+            found += [(f"grants.{name}{sub}", msg) for sub, msg in via_dax_findings(grant, access, cached)]
     if not found:
         found += _size_findings(access, tables, project, stack)
     return found

@@ -306,7 +306,8 @@ def _load_access(
     access: AccessModel = parsed.access  # type: ignore[attr-defined]
     trust = settings.principalTrust if settings is not None else {}
     if tables is not None:
-        for path, message in access_findings(access, tables, project, stack, trust, topics):
+        dax_tables = settings.dax.tables if settings is not None and settings.dax.enabled else []
+        for path, message in access_findings(access, tables, project, stack, trust, topics, dax_tables):
             report.add(key, path, message)
     if settings is not None:
         for path, message in trust_findings(access, trust):

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from ..config.base import LOG_RETENTION_DAYS
 from .model import DaxSettings
+from ..access.model import AccessModel, Grant
 
 Finding = tuple[str, str]
 
@@ -153,3 +154,25 @@ def dax_findings(settings: DaxSettings, tables: Mapping[str, object], region: st
 
 def cached_tables(settings: DaxSettings) -> list[str]:
     return sorted(settings.tables) if settings.enabled else []
+
+
+def via_dax_findings(grant: "Grant", access: "AccessModel", cached: set[str]) -> list[Finding]:
+    """A `via: dax` grant (paths under its `grants.<name>`). DAX enforces no per-caller conditions:
+    only the cluster role's rights apply and every client inherits them all (D3)."""
+    found: list[Finding] = []
+    if grant.rowScope is not None:
+        found.append((".rowScope", "DAX does not enforce per-user conditions (dynamodb:LeadingKeys): a row-scoped "
+                      "grant cannot go through DAX; remove via: dax (read DynamoDB directly) or the row scope (D3)"))
+    if grant.attributes:
+        found.append((".attributes", "DAX does not enforce dynamodb:Attributes: an attribute-scoped grant cannot go "
+                      "through DAX; remove via: dax or the attribute scope (D3)"))
+    if "stream" in grant.access:
+        found.append((".access", "streams are read from DynamoDB Streams, not through DAX; use a separate grant without via"))
+    if grant.table is not None and grant.table not in cached:
+        listed = ", ".join(sorted(cached)) or "none: DAX is off in this stack"
+        found.append((".via", f"the stack's DAX cluster does not cache {grant.table!r} (ddb-blueprint:dax.tables: {listed})"))
+    principal = access.principals.get(grant.principal)
+    if principal is not None and principal.kind != "service":
+        found.append((".via", f"{principal.kind} principals cannot use DAX: it is reached from inside the VPC only, "
+                      "and every client inherits the cluster's rights on all cached items (D3)"))
+    return found
