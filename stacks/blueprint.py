@@ -88,6 +88,7 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                 runtime=settings.lambdaRuntime, layer_arn=settings.powertoolsLayerArn,
                 log_retention_days=settings.functionLogRetentionDays, concurrency=settings.functionConcurrency,
                 tags={**settings.tags, **standard_tags(config.project, config.stack)},
+                **_dax_function_args(config, dax),
             ),
         )
         outputs["functions"] = {n: f.arn for n, f in functions.functions.items()}
@@ -112,6 +113,17 @@ def _build_dax(config: BlueprintConfig, account_id: Any, partition: Any, ops_key
         spec=cluster_spec(config.project, config.stack, settings.dax), region=settings.region, network=network,
         access=config.access, context=context, ops_key_arn=ops_key.key.arn, tags=tags))
     return cluster, network
+
+
+def _dax_function_args(config: BlueprintConfig, dax: Any) -> dict[str, Any]:
+    """The readers of DAX run in its VPC with the client security group and the cluster endpoint."""
+    readers = dax_reader_functions(config)
+    if dax is None or not readers:
+        return {}
+    cluster, network = dax
+    return {"vpc_functions": frozenset(readers), "vpc_subnet_ids": network.subnet_ids,
+            "vpc_security_group_ids": [network.client_security_group.id],
+            "extra_environment": {fn: {"DAX_ENDPOINT": cluster.endpoint_url} for fn in readers}}
 
 
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:

@@ -270,7 +270,9 @@ def load_config(
 
     if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)
-    return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root)  # type: ignore[arg-type]
+    from ..dax.reader import apply_dax  # DAX builds on the config it rewrites
+
+    return apply_dax(BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root))  # type: ignore[arg-type]
 
 
 def _load_api(

@@ -124,3 +124,54 @@ def test_prod_outputs_name_the_tls_endpoint_port_and_client_group(plans):
     dax = plans["prod"]["outputs"]["dax"]
     assert dax["port"] == 9111
     assert set(dax) >= {"clusterArn", "endpointUrl", "clientSecurityGroupId", "subnetIds"}
+
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+def readers(plan: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in of_type(plan, FUNCTION) if r["name"].endswith("ViaDax")}
+
+
+def test_prod_serves_product_reads_through_dax_from_functions_in_the_vpc(plans):
+    import zipfile
+
+    plan = plans["prod"]
+    functions = readers(plan)
+    assert sorted(functions) == ["functions-getProductViaDax", "functions-listProductsViaDax"]
+    client_sg = one(plan, "aws:ec2/securityGroup:SecurityGroup", "dax-network-clients")
+    cluster = one(plan, CLUSTER, "dax-cluster")
+    for function in functions.values():
+        deps = function["propertyDependencies"]
+        assert deps["vpcConfig"] and client_sg["urn"] in deps["vpcConfig"]
+        assert cluster["urn"] in deps["environment"]  # DAX_ENDPOINT is the cluster's endpoint
+        assert "DAX_ENDPOINT" in function["inputs"]["environment"]["variables"]
+        with zipfile.ZipFile(function["inputs"]["code"]["path"]) as archive:
+            names = set(archive.namelist())
+        assert {"handler.py", "dax_client.py", "amazondax/__init__.py", "amazondax/AmazonDaxClient.py"} <= names
+    # The product read routes are Lambda proxy integrations in prod, direct DynamoDB ones in dev.
+    assert integrations(plan)["api-getProductViaDax-integration"] == "AWS_PROXY"
+    assert integrations(plan)["api-listProductsViaDax-integration"] == "AWS_PROXY"
+    assert "api-getProduct-integration" not in integrations(plan)
+
+
+def integrations(plan: dict) -> dict[str, str]:
+    return {r["name"]: r["inputs"].get("type") for r in of_type(plan, "aws:apigateway/integration:Integration")}
+
+
+def test_reader_roles_may_only_use_the_cluster_with_their_routes_action(plans):  # D4
+    plan = plans["prod"]
+    policies = {r["name"]: json.loads(r["inputs"]["policy"]) for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy")
+                if r["name"] in ("getProductViaDax-role-access", "listProductsViaDax-role-access")}
+    protocol = {"dax:DefineAttributeList", "dax:DefineAttributeListId", "dax:DefineKeySchema", "dax:Endpoints"}
+    for name, expected in (("getProductViaDax-role-access", "dax:GetItem"), ("listProductsViaDax-role-access", "dax:Query")):
+        [statement] = policies[name]["Statement"]
+        assert set(statement["Action"]) == protocol | {expected}
+        assert statement["Resource"] == "arn:aws:dax:us-east-1:123456789012:cache/shop-prod-catalogue"
+
+
+def test_dev_keeps_the_product_routes_as_direct_integrations(plans):
+    assert readers(plans["dev"]) == {}
+    assert integrations(plans["dev"])["api-getProduct-integration"] == "AWS"
+    assert integrations(plans["dev"])["api-listProducts-integration"] == "AWS"
+    assert readers(plans["staging"])  # staging exercises the DAX path before prod
