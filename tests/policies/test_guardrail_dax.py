@@ -147,3 +147,14 @@ def test_row_scoped_role_reaching_a_cluster_of_other_tables_passes(prod):
     plan = copy.deepcopy(prod)
     _add_dax_access(plan, "shopper-role")  # the cluster caches products; the shopper is row-scoped on carts/orders
     assert results(plan, "dax-no-row-scoped-clients") == []
+
+
+def test_reader_vpc_attachment_actions_alone_may_use_any_resource(prod):  # D6
+    assert results(prod, "iam-no-wildcards") == []
+    plan = copy.deepcopy(prod)
+    policy = named(plan, "functions-getProductViaDax-runtime")
+    document = json.loads(policy["inputs"]["policy"])
+    [vpc] = [s for s in document["Statement"] if s["Sid"].endswith("AttachesToTheVpc")]
+    vpc["Action"].append("ec2:RunInstances")
+    policy["inputs"]["policy"] = json.dumps(document)
+    violation(plan, "iam-no-wildcards", "ec2:RunInstances")
