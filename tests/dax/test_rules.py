@@ -29,3 +29,17 @@ def test_existing_subnets_give_their_distinct_zones():
     existing = {"existing": {"vpcId": "vpc-0123456789abcdef0",
                              "subnets": {"subnet-aaaaaaaa": "us-east-1b", "subnet-bbbbbbbb": "us-east-1a", "subnet-cccccccc": "us-east-1b"}}}
     assert node_zones(settings(3, existing)) == ["us-east-1a", "us-east-1b", "us-east-1a"]
+
+
+def test_interface_endpoints_only_for_services_in_vpc_functions_reference():  # D6
+    from stacks.dax.spec import interface_endpoint_services
+
+    assert interface_endpoint_services([{"TABLE_NAME": "table.products", "ROUTE": "{}"}]) == []  # DynamoDB: gateway
+    assert interface_endpoint_services([{"TOPIC_ARN": "topic.productChanges"}, {"X": "literal"}]) == ["sns"]
+
+
+def test_subnet_ranges_split_the_vpc_range():
+    from stacks.dax.spec import subnet_cidrs
+
+    assert subnet_cidrs("10.40.0.0/16") == ["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]
+    assert subnet_cidrs("10.1.2.0/24") == ["10.1.2.0/26", "10.1.2.64/26", "10.1.2.128/26"]

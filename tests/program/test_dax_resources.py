@@ -175,3 +175,22 @@ def test_dev_keeps_the_product_routes_as_direct_integrations(plans):
     assert integrations(plans["dev"])["api-getProduct-integration"] == "AWS"
     assert integrations(plans["dev"])["api-listProducts-integration"] == "AWS"
     assert readers(plans["staging"])  # staging exercises the DAX path before prod
+
+
+def test_an_existing_vpc_is_used_not_created(scratch, tmp_path):
+    import yaml
+
+    config = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
+    config["ddb-blueprint:dax"]["network"] = {"existing": {"vpcId": "vpc-0abc1234def567890", "subnets": {
+        "subnet-0aaaaaaaaaaaaaaaa": "us-east-1a", "subnet-0bbbbbbbbbbbbbbbb": "us-east-1b", "subnet-0cccccccccccccccc": "us-east-1c"}}}
+    scratch.write_stack("prod", config)
+    plan = preview(scratch.root, "prod", tmp_path).plan
+    assert not of_type(plan, "aws:ec2/vpc:Vpc") and not of_type(plan, "aws:ec2/subnet:Subnet")
+    assert not of_type(plan, "aws:ec2/flowLog:FlowLog")  # the existing VPC's logging is managed elsewhere
+    subnets = one(plan, "aws:dax/subnetGroup:SubnetGroup", "dax-subnets")["inputs"]["subnetIds"]
+    assert subnets == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb", "subnet-0cccccccccccccccc"]
+    for name in ("dax-sg", "dax-network-clients"):
+        assert one(plan, "aws:ec2/securityGroup:SecurityGroup", name)["inputs"]["vpcId"] == "vpc-0abc1234def567890"
+    assert sorted(one(plan, CLUSTER, "dax-cluster")["inputs"]["availabilityZones"]) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    for function in readers(plan).values():
+        assert function["inputs"]["vpcConfig"]["subnetIds"] == subnets
