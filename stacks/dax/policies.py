@@ -16,7 +16,7 @@ from ..naming import key_alias_name
 DAX_SERVICE = "dax.amazonaws.com"
 # The protocol actions every DAX client policy needs besides the item actions (D4).
 PROTOCOL_ACTIONS = ("dax:DefineAttributeList", "dax:DefineAttributeListId", "dax:DefineKeySchema", "dax:Endpoints")
-# DAX learns a table's key schema from DynamoDB (D1: the role lists what the cluster calls).
+# DAX learns a table's key schema from DynamoDB: AWS's sample service-role policy lists DescribeTable (D13).
 SCHEMA_ACTIONS = ("dynamodb:DescribeTable",)
 
 
