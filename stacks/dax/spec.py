@@ -140,3 +140,37 @@ def flow_logs_policy(partition: str, region: str, account: str, log_group: str) 
             {"Sid": "ListsTheFlowLogStreams", "Effect": "Allow", "Action": ["logs:DescribeLogStreams"], "Resource": group},
         ],
     }
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    metric: str
+    statistic: str
+    threshold: float
+    description: str
+
+
+# DAX publishes a metric only while it is non-zero (D12): missing data means "nothing happened".
+ALARMS = (
+    AlarmSpec("ErrorRequestCount", "Sum", 0, "requests DAX answered with an error (user errors included)"),
+    AlarmSpec("FaultRequestCount", "Sum", 0, "requests that failed inside DAX"),
+    AlarmSpec("ThrottledRequestCount", "Sum", 0, "requests DAX throttled: the cluster or the table is too small"),
+    AlarmSpec("CPUUtilization", "Maximum", 70, "a node above 70% CPU: add nodes or a larger node type"),
+)
+
+
+def alarm_arguments(cluster_name: str, prefix: str) -> list[dict]:
+    """CloudWatch alarms on the cluster (namespace AWS/DAX, dimension ClusterId, D12)."""
+    return [{
+        "name": f"{prefix}-{alarm.metric}",
+        "namespace": "AWS/DAX",
+        "metric_name": alarm.metric,
+        "dimensions": {"ClusterId": cluster_name},
+        "statistic": alarm.statistic,
+        "period": 300,
+        "evaluation_periods": 1,
+        "threshold": alarm.threshold,
+        "comparison_operator": "GreaterThanThreshold",
+        "treat_missing_data": "notBreaching",
+        "alarm_description": f"DAX cluster {cluster_name}: {alarm.description}",
+    } for alarm in ALARMS]

@@ -194,3 +194,12 @@ def test_an_existing_vpc_is_used_not_created(scratch, tmp_path):
     assert sorted(one(plan, CLUSTER, "dax-cluster")["inputs"]["availabilityZones"]) == ["us-east-1a", "us-east-1b", "us-east-1c"]
     for function in readers(plan).values():
         assert function["inputs"]["vpcConfig"]["subnetIds"] == subnets
+
+
+def test_cluster_alarms_treat_missing_data_as_not_breaching(plans):  # D12
+    alarms = [r["inputs"] for r in of_type(plans["prod"], "aws:cloudwatch/metricAlarm:MetricAlarm") if r["name"].startswith("dax-")]
+    assert sorted(a["metricName"] for a in alarms) == ["CPUUtilization", "ErrorRequestCount", "FaultRequestCount",
+                                                       "ThrottledRequestCount"]
+    for alarm in alarms:
+        assert alarm["namespace"] == "AWS/DAX" and alarm["dimensions"] == {"ClusterId": "shop-prod-catalogue"}
+        assert alarm["treatMissingData"] == "notBreaching"  # DAX publishes only non-zero values
