@@ -72,3 +72,9 @@ def test_dax_node_count_and_window_change_in_place():
     """D2: replication factor and maintenance window are updated in place."""
     [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=5, maintenanceWindow="mon:05:00-mon:06:00"))
     assert change.action == "update" and "clients lose" not in change.render()
+
+
+def test_dax_node_count_change_with_one_zone_per_node_is_flagged_as_a_replacement():
+    """The program names one AZ per node, so a new count changes availabilityZones (ForceNew, D2)."""
+    [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=4, availabilityZones=["a", "b", "c", "a"]))
+    assert change.action == "replace" and change.properties == ("availabilityZones",)
