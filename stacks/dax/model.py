@@ -40,7 +40,7 @@ class DaxSettings(Strict):
     enabled: bool = Field(default=False, description="Run a DAX cluster in front of the listed tables.")
     clusterName: str = Field(default="", description="1-20 characters: lowercase letters, digits, hyphens; no secrets (TLS certificates are public, D10).")
     nodeType: str = Field(default="dax.t3.small", description="Node type (see rules.NODE_TYPES); changing it replaces the cluster.")
-    nodes: int = Field(default=1, description="Node count: 1, or 3 to 10 (one primary, the rest read replicas).")
+    nodes: int = Field(default=1, description="Node count: 1, or 3 to 10 (one primary, the rest read replicas); one AZ per node, so a change replaces the cluster.")
     itemTtlMillis: int = Field(default=DEFAULT_TTL_MILLIS, description="Item cache TTL (parameter record-ttl-millis).")
     queryTtlMillis: int = Field(default=DEFAULT_TTL_MILLIS, description="Query cache TTL (parameter query-ttl-millis); writes do not invalidate it.")
     maintenanceWindow: str = Field(default="sun:05:00-sun:06:00", description="Weekly window in UTC, ddd:hh24:mi-ddd:hh24:mi, at least 60 minutes.")
