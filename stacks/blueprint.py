@@ -25,6 +25,9 @@ from .tables.component import Table
 from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
 from .tables.spec import resolve_table
+from .dax.component import DaxCluster, DaxClusterArgs, DaxNetwork, DaxNetworkArgs, outputs as dax_outputs
+from .dax.reader import dax_reader_functions
+from .dax.spec import cluster_spec, interface_endpoint_services
 
 
 def build(config: BlueprintConfig) -> dict[str, Any]:
@@ -70,7 +73,10 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         **access,
     }
     ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
-        config.api.routes or config.functions.functions) else None
+        config.api.routes or config.functions.functions or settings.dax.enabled) else None
+    dax = _build_dax(config, identity.account_id, partition.partition, ops_key) if settings.dax.enabled else None
+    if dax is not None:
+        outputs["dax"] = dax_outputs(*dax)
     functions = None
     if config.functions.functions:
         functions = Functions(
@@ -86,6 +92,7 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                 log_retention_days=settings.functionLogRetentionDays, concurrency=settings.functionConcurrency,
                 tags={**settings.tags, **standard_tags(config.project, config.stack)},
                 item_schemas={rid: stored_item_schema_json(r) for rid, r in config.api.routes.items() if creates_items(r)},
+                **_dax_function_args(config, dax),
             ),
         )
         outputs["functions"] = {n: f.arn for n, f in functions.functions.items()}
@@ -99,6 +106,34 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                          {**settings.tags, **standard_tags(config.project, config.stack)})
         outputs["parameters"] = {"prefix": prefix}
     return outputs
+
+
+def _build_dax(config: BlueprintConfig, account_id: Any, partition: Any, ops_key: Any) -> tuple[DaxCluster, DaxNetwork]:
+    """The DAX network and cluster (stacks/dax), when the stack enables DAX."""
+    settings = config.settings
+    tags = {**settings.tags, **standard_tags(config.project, config.stack)}
+    context = pulumi.Output.all(partition, account_id).apply(
+        lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack, settings.dax.clusterName))
+    in_vpc = [f.environment for n, f in config.functions.functions.items() if n in dax_reader_functions(config)]
+    network = DaxNetwork("dax-network", DaxNetworkArgs(
+        project=config.project, stack=config.stack, region=settings.region, settings=settings.dax,
+        interface_services=interface_endpoint_services(in_vpc), ops_key_arn=ops_key.key.arn,
+        partition=partition, account_id=account_id, tags=tags))
+    cluster = DaxCluster("dax", DaxClusterArgs(
+        spec=cluster_spec(config.project, config.stack, settings.dax), region=settings.region, network=network,
+        access=config.access, context=context, ops_key_arn=ops_key.key.arn, tags=tags))
+    return cluster, network
+
+
+def _dax_function_args(config: BlueprintConfig, dax: Any) -> dict[str, Any]:
+    """The readers of DAX run in its VPC with the client security group and the cluster endpoint."""
+    readers = dax_reader_functions(config)
+    if dax is None or not readers:
+        return {}
+    cluster, network = dax
+    return {"vpc_functions": frozenset(readers), "vpc_subnet_ids": network.subnet_ids,
+            "vpc_security_group_ids": [network.client_security_group.id],
+            "extra_environment": {fn: {"DAX_ENDPOINT": cluster.endpoint_url} for fn in readers}}
 
 
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:
@@ -205,7 +240,8 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
     settings, model = config.settings, config.access
     tags = {**settings.tags, **standard_tags(config.project, config.stack)}
     context = pulumi.Output.all(partition, account_id).apply(
-        lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack)
+        lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack,
+                              settings.dax.clusterName if settings.dax.enabled else "")
     )
     cognito_principals = [n for n, p in model.principals.items() if p.kind == "cognitoUser"]
     identity = None

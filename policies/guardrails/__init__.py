@@ -8,6 +8,7 @@ the pack runs in its own virtualenv. Importing never constructs a PolicyPack (GO
 from pulumi_policy import EnforcementLevel, Policy
 
 from .api import API_POLICIES
+from .dax import DAX_POLICIES
 from .dynamodb import DYNAMODB_POLICIES
 from .functions import FUNCTION_POLICIES
 from .iam import IAM_POLICIES
@@ -21,6 +22,6 @@ PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
 # API_POLICIES stay last (tests/policies/test_guardrail_api.py reads them from the end).
 POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *FUNCTION_POLICIES,
-                          *OPERATIONS_POLICIES, *API_POLICIES]
+                          *OPERATIONS_POLICIES, *DAX_POLICIES, *API_POLICIES]
 
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]

@@ -46,6 +46,11 @@ WILDCARD = re.compile(r"[*?]")
 RESOURCELESS_ACTIONS = frozenset(a.lower() for a in (
     "dynamodb:ListStreams", "dynamodb:ListTables", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
     "xray:PutTraceSegments", "xray:PutTelemetryRecords"))
+# What Lambda needs to attach a function to a VPC (the AWSLambdaVPCAccessExecutionRole actions, D6):
+# on "*" only in a statement of these actions alone.
+LAMBDA_VPC_ACTIONS = frozenset(a.lower() for a in (
+    "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces", "ec2:UnassignPrivateIpAddresses"))
 # A table's stream: the stream label is not known in advance (GOTCHAS L3).
 STREAM_ARN = re.compile(r"arn:aws(-[a-z]+)*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+/stream/\*")
 # Every key of one account and region, narrowed by a kms:ResourceAliases condition.
@@ -261,6 +266,8 @@ LOG_STREAM_ACTIONS = {"logs:createlogstream", "logs:putlogevents"}
 
 def _check_resource(statement: Statement, resource: str, actions: list[str], findings: Findings) -> None:
     if resource == "*":
+        if actions and {a.lower() for a in actions} <= LAMBDA_VPC_ACTIONS:
+            return
         scopable = [a for a in actions if a.lower() not in RESOURCELESS_ACTIONS]
         if scopable:
             findings.add(statement, f'allows {", ".join(scopable)} on Resource "*"; name the table, index, '

@@ -99,6 +99,9 @@ class Grant(Strict):
         "`attributes` where possible.",
     )
     reason: str = Field(min_length=1, description="Why the principal needs this (shown next to each statement).")
+    via: Optional[Literal["dax"]] = Field(
+        default=None, description="dax: through the stack's DAX cluster (dax: actions on the cluster; no row or attribute scope, D3)."
+    )
 
 
 class AccessModel(Strict):

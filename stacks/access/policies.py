@@ -80,6 +80,10 @@ class ArnContext:
     region: str
     project: str
     stack: str
+    dax_cluster: str = ""  # the stack's DAX cluster name, when it has one
+
+    def dax_cluster_arn(self) -> str:
+        return f"arn:{self.partition}:dax:{self.region}:{self.account}:cache/{self.dax_cluster}"
 
     def table_arn(self, table: str) -> str:
         name = physical_table_name(self.project, self.stack, table)
@@ -130,9 +134,10 @@ def index_partition_attributes(table: TableModel, index: str) -> list[str]:
 
 def access_findings(
     access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str, trust: Mapping[str, list[str]],
-    topics: Iterable[str] = (),
+    topics: Iterable[str] = (), dax_tables: Iterable[str] = (),
 ) -> list[Finding]:
     found: list[Finding] = []
+    cached = set(dax_tables)
     cognito = [n for n, p in access.principals.items() if p.kind == "cognitoUser"]
     if len(cognito) > 1:
         found.append(("principals", f"at most one cognitoUser principal (the identity pool's role); got {', '.join(cognito)}"))
@@ -145,6 +150,10 @@ def access_findings(
             found += [(f"grants.{name}{sub}", msg) for sub, msg in _topic_grant_findings(grant, access, set(topics))]
             continue
         found += [(f"grants.{name}{sub}", msg) for sub, msg in _grant_findings(grant, access, tables)]
+        if grant.via == "dax":
+            from ..dax.rules import via_dax_findings  # DAX builds on this module
+
+            found += [(f"grants.{name}{sub}", msg) for sub, msg in via_dax_findings(grant, access, cached)]
     if not found:
         found += _size_findings(access, tables, project, stack)
     return found
@@ -399,6 +408,10 @@ def permission_policy(
     for name, grant in principal_grants(access, principal_name):
         if grant.topic is not None:
             statements += topic_statements(name, grant, ctx)
+        elif grant.via == "dax":
+            from ..dax.policies import client_statements  # DAX builds on this module
+
+            statements += client_statements(name, grant, ctx)
         else:
             statements += grant_statements(name, grant, principal, tables[str(grant.table)], ctx)
     return {"Version": VERSION, "Statement": statements}

@@ -21,6 +21,7 @@ from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
 from ..functions.model import Functions, FunctionsModel, functions_findings
+from ..dax.rules import dax_findings
 from ..api.rules import api_findings, route_throttle_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
@@ -252,6 +253,9 @@ def load_config(
     for path, message in findings:
         head, _, rest = path.partition(".")
         report.add(f"{ns}{head}", rest, message)
+    if settings is not None and tables is not None:
+        for path, message in dax_findings(settings.dax, tables, settings.region):
+            report.add(f"{ns}dax", path, message)
 
     functions, function_errors = _validate(Functions, {"functions": functions_data})
     for loc, message in function_errors:
@@ -271,7 +275,9 @@ def load_config(
 
     if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)
-    return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root)  # type: ignore[arg-type]
+    from ..dax.reader import apply_dax  # DAX builds on the config it rewrites
+
+    return apply_dax(BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root))  # type: ignore[arg-type]
 
 
 def _load_api(
@@ -307,7 +313,8 @@ def _load_access(
     access: AccessModel = parsed.access  # type: ignore[attr-defined]
     trust = settings.principalTrust if settings is not None else {}
     if tables is not None:
-        for path, message in access_findings(access, tables, project, stack, trust, topics):
+        dax_tables = settings.dax.tables if settings is not None and settings.dax.enabled else []
+        for path, message in access_findings(access, tables, project, stack, trust, topics, dax_tables):
             report.add(key, path, message)
     if settings is not None:
         for path, message in trust_findings(access, trust):

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from ..access.model import CognitoEmail, ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
+from ..dax.model import DaxSettings
 from ..tables.model import BillingMode, TableClass, TableOverride
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
 
@@ -48,6 +49,7 @@ class StackSettings(Strict):
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str
     lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+    dax: DaxSettings
 
     @field_validator("functionLogRetentionDays")
     @classmethod

@@ -17,8 +17,10 @@ import pulumi_aws as aws
 from .model import ENV_REFERENCE, Function
 from ..naming import ops_key_alias_name
 from .packaging import package_function
+from .dependencies import with_dependencies
 
 TYPE = "ddb-blueprint:index:Functions"
+ARCHITECTURE = "arm64"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,12 +44,18 @@ class FunctionsArgs:
     concurrency: dict[str, int]
     tags: dict[str, str] = field(default_factory=dict)
     item_schemas: dict[str, str] = field(default_factory=dict)  # route id -> stored_item_schema_json
+    # Functions attached to a VPC (the DAX readers): their subnets, security groups, extra environment.
+    vpc_functions: frozenset[str] = frozenset()
+    vpc_subnet_ids: list[Any] = field(default_factory=list)
+    vpc_security_group_ids: list[Any] = field(default_factory=list)
+    extra_environment: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def runtime_policy(partition: str, region: str, account: str, fn: str, log_group: str, queue_arn: Optional[str],
-                   ops_alias: str = "") -> dict:
+                   ops_alias: str = "", in_vpc: bool = False) -> dict:
     """What running the function needs beyond its grants: its log group, X-Ray, its environment
-    (encrypted with the ops key, decrypted through Lambda at start, facts L9), its failure queue."""
+    (encrypted with the ops key, decrypted through Lambda at start, facts L9), its failure queue, and
+    the network interfaces of a function in a VPC."""
     sid = fn[0].upper() + fn[1:]
     statements: list[dict] = [
         {"Sid": f"{sid}WritesItsLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -67,6 +75,10 @@ def runtime_policy(partition: str, region: str, account: str, fn: str, log_group
              "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [ops_alias]},
                            "StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}},
         ]
+    if in_vpc:
+        from ..dax.policies import vpc_access_statement
+
+        statements.append(vpc_access_statement(sid))
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -113,6 +125,7 @@ class Functions(pulumi.ComponentResource):
                 variables[key] = self.topics[reference.group(2)].arn
             else:
                 variables[key] = value
+        variables.update(args.extra_environment.get(fn, {}))
         return variables
 
     def _create_function(self, name: str, args: FunctionsArgs, fn: str, spec: Function) -> aws.lambda_.Function:
@@ -133,17 +146,20 @@ class Functions(pulumi.ComponentResource):
         runtime = pulumi.Output.all(args.partition, args.account_id).apply(
             lambda v: runtime_policy(v[0], args.region, v[1], fn, log_group_name,
                                      f"arn:{v[0]}:sqs:{args.region}:{v[1]}:{queue_name}" if queue_name else None,
-                                     ops_key_alias_name(args.project, args.stack)))
+                                     ops_key_alias_name(args.project, args.stack), fn in args.vpc_functions))
         runtime_access = aws.iam.RolePolicy(
             f"{name}-{fn}-runtime", name="function-runtime", role=role.role.id,
             policy=pulumi.Output.json_dumps(runtime), opts=pulumi.ResourceOptions(parent=self))
         package = package_function(args.root / "lambdas" / spec.code, args.build_dir / "functions", args.runtime)
+        package = with_dependencies(package, args.root / "lambdas" / spec.code, args.build_dir / "functions",
+                                    args.root / "build" / "dependencies", args.runtime, ARCHITECTURE)
+        in_vpc = fn in args.vpc_functions
         function = aws.lambda_.Function(
             f"{name}-{fn}",
             name=physical,
             description=spec.description[:256],
             runtime=args.runtime,
-            architectures=["arm64"],
+            architectures=[ARCHITECTURE],
             handler="handler.lambda_handler",
             role=role.role.arn,
             code=pulumi.FileArchive(str(package.path)),
@@ -156,6 +172,7 @@ class Functions(pulumi.ComponentResource):
             logging_config={"log_format": "JSON", "log_group": log_group.name},
             environment={"variables": self._environment(args, spec, fn)},
             kms_key_arn=args.ops_key_arn,  # the stack's key, not Lambda's AWS-managed one (facts L9)
+            vpc_config={"subnet_ids": args.vpc_subnet_ids, "security_group_ids": args.vpc_security_group_ids} if in_vpc else None,
             tags=args.tags,
             # The role's declared-access policy must exist before the function or its stream mapping
             # uses it (a first deployment would otherwise fail to read the stream).

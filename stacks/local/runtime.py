@@ -236,6 +236,7 @@ class LocalRuntime:
         self.queues: dict[str, str] = {}  # plan URN -> local queue URL
         self.pump: Optional[Any] = None
         self.observers: dict[str, str] = {}  # topic name -> local observer queue URL
+        self.dax: dict[str, Any] = {}  # DAX cluster name -> its local stand-in (stacks/local/dax.py)
 
     def __enter__(self) -> "LocalRuntime":
         try:
@@ -281,7 +282,12 @@ class LocalRuntime:
         assert self._aws is not None and self.local is not None
         resources = self.plan["resources"]
         sns, sqs = self._aws.client("sns"), self._aws.client("sqs")
+        # DAX's notification topics carry cluster events, which the stand-in does not produce.
+        dax_topics = {u for r in resources if r["type"] == "aws:dax/cluster:Cluster"
+                      for u in (r.get("propertyDependencies") or {}).get("notificationTopicArn", [])}
         for r in resources:
+            if r["type"] == "aws:sns/topic:Topic" and r["urn"] in dax_topics:
+                continue
             if r["type"] == "aws:sns/topic:Topic":
                 topic = self.topics[r["urn"]] = sns.create_topic(Name=r["inputs"]["name"])["TopicArn"]
                 # Local only: a queue subscribed to each topic, standing in for the other services.
@@ -297,9 +303,19 @@ class LocalRuntime:
         env = {**self._aws.env(), "POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false"}
         os.environ.update(env)
 
+        from .dax import LOCAL_SCHEME, LocalDaxCache, install_hook, plan_clusters
+
+        clusters = plan_clusters(self.plan)
+        self.dax = {name: LocalDaxCache(self._aws.client("dynamodb"), c["item_ttl_ms"], c["query_ttl_ms"])
+                    for name, c in clusters.items()}
+        install_hook(self.dax)
+
         def resolve(resource: dict, variable: str, value: Any) -> str:
             if value != MARKER:
                 return str(value)
+            names = [n for n, c in clusters.items() if c["urn"] in resource["propertyDependencies"].get("environment", [])]
+            if len(names) == 1:
+                return LOCAL_SCHEME + names[0]  # the reader's DAX_ENDPOINT: the local stand-in
             topics = [self.topics[u] for u in resource["propertyDependencies"].get("environment", []) if u in self.topics]
             if len(topics) != 1:
                 raise LocalRuntimeError(f"{resource['name']}: cannot tell the local value of {variable}")

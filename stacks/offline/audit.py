@@ -209,6 +209,9 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             add(f"- Session tags from the token: {_code(tags[0]['inputs'].get('principalTags'))}: row-scoped grants compare partition keys with the user pool `sub`.")
         add("")
 
+    from ..dax.review import review_lines
+
+    lines.extend(review_lines(config, plan))
     add("## Roles")
     proof = isolation_proof(config, plan, ctx)
     failures = [row for row in proof if row[2] != row[1].expected]

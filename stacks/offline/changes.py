@@ -20,7 +20,14 @@ REPLACE_ON = {
     "aws:kms/alias:Alias": ("name", "region"),
     "aws:appautoscaling/target:Target": ("resourceId", "scalableDimension", "serviceNamespace", "region"),
     "aws:dynamodb/contributorInsights:ContributorInsights": ("tableName", "indexName", "region"),
+    # ForceNew in the provider's aws_dax_cluster / subnet and parameter groups (D2).
+    "aws:dax/cluster:Cluster": ("clusterName", "nodeType", "iamRoleArn", "availabilityZones",
+                                "clusterEndpointEncryptionType", "serverSideEncryption", "subnetGroupName", "region"),
+    "aws:dax/subnetGroup:SubnetGroup": ("name", "region"),
+    "aws:dax/parameterGroup:ParameterGroup": ("name", "region"),
 }
+# Replacing these gives clients a new endpoint: they fail until they are given it (and the cache starts cold).
+ENDPOINT_TYPES = {"aws:dax/cluster:Cluster"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class Change:
         if self.destroys_data:
             guard = "pulumi up stops: the resource is protected" if self.protected else "NOT protected: data would be lost"
             line += f"  <-- {'replaces' if self.action == 'replace' else 'deletes'} a stateful resource; {guard}"
+        elif self.type in ENDPOINT_TYPES and self.action in ("delete", "replace"):
+            line += ("  <-- replaces the DAX cluster: clients lose their endpoint (a new one after the replacement, "
+                     "cold cache)" if self.action == "replace" else "  <-- deletes the DAX cluster: its clients lose their endpoint")
         return line
 
 

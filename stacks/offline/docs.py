@@ -127,9 +127,22 @@ def render_reference(root: Path) -> str:
         "",
         *_fields_table(ExistingUserPool),
         "",
+        *_dax_reference(),
         END,
     ]
     return "\n".join(parts)
+
+
+def _dax_reference() -> list[str]:
+    from ..dax.model import CreatedVpc, DaxNetwork, DaxSettings, ExistingVpc
+
+    parts: list[str] = []
+    for title, model in (("`ddb-blueprint:dax` (DaxSettings, in a stack file):", DaxSettings),
+                         ("`ddb-blueprint:dax.network` (DaxNetwork: exactly one of create, existing):", DaxNetwork),
+                         ("`ddb-blueprint:dax.network.create` (CreatedVpc):", CreatedVpc),
+                         ("`ddb-blueprint:dax.network.existing` (ExistingVpc):", ExistingVpc)):
+        parts += [title, "", *_fields_table(model), ""]
+    return parts
 
 
 def replace_reference(readme: str, reference: str) -> str:

@@ -75,3 +75,34 @@ def test_diff_cli_exits_1_on_an_index_change_pulumi_up_would_ignore(tmp_path, ca
     (tmp_path / "b.json").write_text(json.dumps(after))
     assert main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 1
     assert "IGNORED by pulumi up" in capsys.readouterr().out
+
+
+DAX_URN = "urn:pulumi:prod::p::ddb-blueprint:index:DaxCluster$aws:dax/cluster:Cluster::dax-cluster"
+
+
+def dax_plan(**inputs):
+    base = {"clusterName": "shop-prod", "nodeType": "dax.r5.large", "replicationFactor": 3,
+            "clusterEndpointEncryptionType": "TLS", "subnetGroupName": "p-prod-dax", "availabilityZones": ["a", "b", "c"],
+            "maintenanceWindow": "sun:05:00-sun:06:00"}
+    return {"resources": [{"urn": DAX_URN, "type": "aws:dax/cluster:Cluster", "inputs": {**base, **inputs}, "options": {}}]}
+
+
+def test_dax_node_type_tls_name_azs_and_subnet_group_changes_replace_the_cluster_and_warn_clients():
+    """D2: these arguments are ForceNew; clients lose the endpoint."""
+    for key, value in [("nodeType", "dax.r5.xlarge"), ("clusterEndpointEncryptionType", "NONE"), ("clusterName", "shop-prod2"),
+                       ("availabilityZones", ["a", "b", "d"]), ("subnetGroupName", "other"), ("iamRoleArn", "arn:aws:iam::1:role/x")]:
+        [change] = diff_plans(dax_plan(), dax_plan(**{key: value}))
+        assert (change.action, change.properties) == ("replace", (key,)), key
+        assert "clients lose their endpoint" in change.render()
+
+
+def test_dax_node_count_and_window_change_in_place():
+    """D2: replication factor and maintenance window are updated in place."""
+    [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=5, maintenanceWindow="mon:05:00-mon:06:00"))
+    assert change.action == "update" and "clients lose" not in change.render()
+
+
+def test_dax_node_count_change_with_one_zone_per_node_is_flagged_as_a_replacement():
+    """The program names one AZ per node, so a new count changes availabilityZones (ForceNew, D2)."""
+    [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=4, availabilityZones=["a", "b", "c", "a"]))
+    assert change.action == "replace" and change.properties == ("availabilityZones",)

@@ -737,5 +737,6 @@ def test_real_prod_plan_has_no_mandatory_violation_from_the_new_rules(tmp_path: 
     assert [(r["policy"], r["urn"].rsplit("::", 1)[-1], r["message"]) for r in report.mandatory_violations] == []
     assert report.results == [] and report.passed == NEW_RULES
     types = [r["type"] for r in plan["resources"]]
-    assert types.count(FUNCTION_T) == 3 and types.count(MAPPING_T) == 2 and PERMISSION_T in types
+    # Three declared functions plus prod's two DAX readers (stacks/dax/reader.py).
+    assert types.count(FUNCTION_T) == 5 and types.count(MAPPING_T) == 2 and PERMISSION_T in types
     assert QUEUE_T in types and TOPIC_T in types

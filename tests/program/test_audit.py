@@ -101,3 +101,19 @@ def test_declared_direct_writes_are_listed_as_a_protection_turned_off(scratch, t
     section = report.split("## Security defaults this stack turns off")[1].split("## Tables")[0]
     assert "| `ddb-blueprint:access.grants.shopperCart.directWrites` | `true` | `false` |" in section
     assert "**direct writes declared**" in report
+
+
+def test_prod_review_shows_the_dax_path_roles_and_who_may_use_dax(reviews):
+    section = text(reviews["prod"]).split("## DAX")[1].split("## Roles")[0]
+    assert "3 x `dax.r5.large`" in section and "Encryption in transit: `TLS`" in section
+    assert "AWS managed key" in section and "Certificate Transparency" in section
+    assert "tcp 9111-9111 from the client security group" in section
+    assert "no internet gateway, no NAT" in section and "`com.amazonaws.us-east-1.dynamodb` (Gateway)" in section
+    assert "no aws:SourceAccount/aws:SourceArn support for DAX" in section
+    assert "| `getProductViaDax` | service | yes |" in section
+    assert "| `shopper` | cognitoUser | no | app users are outside the VPC" in section
+    assert "| `productEvents` | service | no | no `via: dax` grant" in section
+
+
+def test_dev_review_says_dax_is_off(reviews):
+    assert "DAX is off in this stack" in text(reviews["dev"]).split("## DAX")[1].split("## Roles")[0]
