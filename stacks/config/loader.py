@@ -25,6 +25,8 @@ from ..api.rules import api_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
 from ..tables.model import TableModel, Tables
+from ..replication.model import Topology
+from ..replication.rules import replication_findings
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
@@ -59,8 +61,12 @@ class _Reporter:
         self.stack = stack
         self.problems: list[Problem] = []
 
+    @staticmethod
+    def _join(full_key: str, subpath: str) -> str:
+        return full_key + (("" if subpath.startswith("[") else ".") + subpath if subpath else "")
+
     def source(self, full_key: str, subpath: str = "") -> tuple[str, Optional[int]]:
-        path = full_key + (f".{subpath}" if subpath else "")
+        path = self._join(full_key, subpath)
         if full_key in self.stack.values:
             return self.stack.name, self._line(self.stack.lines, path)
         if full_key in self.project.declarations:
@@ -77,7 +83,7 @@ class _Reporter:
 
     def add(self, full_key: str, subpath: str, message: str) -> None:
         file, line = self.source(full_key, subpath)
-        shown = full_key + (f".{subpath}" if subpath else "")
+        shown = self._join(full_key, subpath)
         self.problems.append(Problem(file, shown, message, line))
 
 
@@ -125,7 +131,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         while typing.get_origin(current) is typing.Union:
             current = next(a for a in typing.get_args(current) if a is not type(None))
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
+        return sorted(f.alias or n for n, f in current.model_fields.items())
     return []
 
 
@@ -264,9 +270,27 @@ def load_config(
         for path, message in functions_findings(functions_model, tables, access, api, root, project.name, stack_name):
             report.add(f"{ns}functions", path, message)
 
+    if settings is not None and functions_model is not None and access is not None:
+        _report_replication(report, ns, settings, tables, functions_model, access)
+
     if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)
     return BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root)  # type: ignore[arg-type]
+
+
+def _report_replication(report: _Reporter, ns: str, settings: StackSettings, tables: Optional[Mapping[str, TableModel]],
+                        functions: FunctionsModel, access: AccessModel) -> None:
+    """Global-table topology and the table features the chosen mode does not support (stacks/replication)."""
+    topology = Topology.of(settings)
+    modes = {name: rules.effective_billing_mode(settings, name) for name in (tables or {})}
+    findings = replication_findings(topology, known_regions(), tables, settings.tableOverrides, modes,
+                                    functions, access)
+    for path, message in findings:
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        rest = path[len(head):].lstrip(".")
+        if head == "tables":
+            message += f" (replicaConsistency {topology.mode} is set in the stack file)" if topology.mode == "STRONG" else ""
+        report.add(f"{ns}{head}", rest, message)
 
 
 def _load_api(

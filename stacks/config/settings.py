@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from ..access.model import ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
 from ..tables.model import BillingMode, TableClass, TableOverride
+from ..replication.model import ConsistencyMode
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
 
 class StackSettings(Strict):
@@ -45,6 +46,10 @@ class StackSettings(Strict):
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str
     lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+    # Global tables (stacks/replication): topology rules live in stacks/replication/rules.py.
+    replicaRegions: list[str] = []
+    replicaConsistency: ConsistencyMode = "EVENTUAL"
+    witnessRegion: str = ""
 
     @field_validator("functionLogRetentionDays")
     @classmethod

@@ -58,6 +58,15 @@ class TableModel(Strict):
     )
     ttlAttribute: Optional[str] = Field(default=None, description="Attribute holding the expiry time (epoch seconds).")
     stream: Optional[StreamViewType] = Field(default=None, description="Stream view type; omitted means no stream.")
+    global_: bool = Field(
+        default=True,
+        alias="global",
+        description="Replicated to the stack's replicaRegions (a global table); false keeps it in the home region only.",
+    )
+
+    @property
+    def is_global(self) -> bool:
+        return self.global_
 
 
 class CapacityRange(Strict):
@@ -100,6 +109,9 @@ class TableOverride(Strict):
     )
     tableClass: Optional[TableClass] = Field(default=None, description="This table's storage class.")
     contributorInsights: Optional[bool] = Field(default=None, description="Contributor Insights on this table and its GSIs.")
+    replicaReadCapacity: dict[str, CapacityRange] = Field(
+        default={}, description="PROVISIONED global tables: read capacity range per replica region (default: the table's)."
+    )
 
 
 class Tables(BaseModel):
