@@ -22,6 +22,7 @@ from .tables.component import Table
 from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
 from .tables.spec import resolve_table
+from .replication.component import replication_outputs
 
 
 def build(config: BlueprintConfig) -> dict[str, Any]:
@@ -46,24 +47,28 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         ),
     )
 
+    replica_keys = _build_replica_keys(config, identity.account_id, partition.partition)
     tables: dict[str, Any] = {}
     components: dict[str, Table] = {}
     for name in sorted(config.tables):
         spec = resolve_table(config.project, config.stack, name, config.tables[name], settings)
-        table = components[name] = Table(name, spec, key.key.arn)
+        table = components[name] = Table(name, spec, key.key.arn,
+                                         replica_key_arns={r: k.key.arn for r, k in replica_keys.items()})
         tables[name] = {
             "name": table.table.name,
             "arn": table.table.arn,
             "streamArn": table.table.stream_arn if spec.model.stream else None,
             "globalIndexes": sorted(spec.model.globalIndexes),
             "localIndexes": sorted(spec.model.localIndexes),
+            **replication_outputs(table.table, spec, settings.region),
         }
 
     access, app_identity, roles = _build_access(config, identity.account_id, partition.partition)
     outputs = {
         "region": settings.region,
         "tables": tables,
-        "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name}},
+        "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name},
+                    **{r: {"arn": k.key.arn, "alias": k.alias.name} for r, k in replica_keys.items()}},
         **access,
     }
     ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
@@ -89,6 +94,33 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
     if config.api.routes or proxy_route_specs(config):
         outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles, ops_key, functions)
     return outputs
+
+
+def _build_replica_keys(config: BlueprintConfig, account_id: Any, partition: Any) -> dict[str, TableKey]:
+    """This stack's table key in each replica region (K1): same policy rendered for that region,
+    same alias name, created with the per-resource region argument (K2). The home key is unchanged."""
+    settings = config.settings
+    if not any(t.is_global for t in config.tables.values()):
+        return {}
+    return {
+        region: TableKey(
+            f"tables-key-{region}",
+            TableKeyArgs(
+                region=region,
+                explicit_region=region,
+                alias_name=key_alias_name(config.project, config.stack),
+                partition=partition,
+                account_id=account_id,
+                admin_arns=settings.keyAdminArns,
+                deletion_window_days=settings.keyDeletionWindowDays,
+                rotation_period_days=settings.keyRotationPeriodDays,
+                protect=settings.protect,
+                retain_on_delete=settings.retainOnDelete,
+                tags={**settings.tags, **standard_tags(config.project, config.stack)},
+            ),
+        )
+        for region in settings.replicaRegions
+    }
 
 
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:
