@@ -23,6 +23,7 @@ from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
 from .tables.spec import resolve_table
 from .replication.component import replication_outputs
+from .replication.spec import stack_table_regions
 
 
 def build(config: BlueprintConfig) -> dict[str, Any]:
@@ -154,7 +155,8 @@ def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_ide
     integration_role = None
     if integration is not None:
         context = pulumi.Output.all(partition, account_id).apply(
-            lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack)
+            lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack,
+                                stack_table_regions(config.tables, settings))
         )
         principal = integration.principals[API_PRINCIPAL]
         integration_role = AccessRole(
@@ -226,7 +228,8 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
     settings, model = config.settings, config.access
     tags = {**settings.tags, **standard_tags(config.project, config.stack)}
     context = pulumi.Output.all(partition, account_id).apply(
-        lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack)
+        lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack,
+                                stack_table_regions(config.tables, settings))
     )
     cognito_principals = [n for n, p in model.principals.items() if p.kind == "cognitoUser"]
     identity = None

@@ -27,6 +27,7 @@ from .settings import StackSettings
 from ..tables.model import TableModel, Tables
 from ..replication.model import Topology
 from ..replication.rules import replication_findings
+from ..replication.spec import stack_table_regions
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
@@ -326,7 +327,8 @@ def _load_access(
     access: AccessModel = parsed.access  # type: ignore[attr-defined]
     trust = settings.principalTrust if settings is not None else {}
     if tables is not None:
-        for path, message in access_findings(access, tables, project, stack, trust, topics):
+        regions = stack_table_regions(tables, settings) if settings is not None else None
+        for path, message in access_findings(access, tables, project, stack, trust, topics, regions):
             report.add(key, path, message)
     if settings is not None:
         for path, message in trust_findings(access, trust):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 from ..access.policies import ArnContext
 from ..config.loader import BlueprintConfig, load_for_stack, project_defaults
 from ..access.isolation import Scenario, grant_scenarios
+from ..replication.spec import stack_table_regions
 from ..keys.policy import STATEMENT_PURPOSES
 from ..config.sources import cli_config, read_project, read_stack
 from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
@@ -114,7 +115,8 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
     plan = result.plan
     report = result.guardrails
     region = config.settings.region
-    ctx = ArnContext(partition_of(region), account, region, config.project, config.stack)
+    ctx = ArnContext(partition_of(region), account, region, config.project, config.stack,
+                     stack_table_regions(config.tables, config.settings))
     lines: list[str] = []
     add = lines.append
     verdict = "FAIL" if report.mandatory_violations else "PASS"

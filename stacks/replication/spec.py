@@ -110,3 +110,9 @@ def replica_stream_arn(replicas: Optional[list[Any]], region: str) -> Optional[s
         if get("region_name") == region:
             return get("stream_arn")
     return None
+
+
+def stack_table_regions(tables: Mapping[str, Any], settings: Any) -> dict[str, tuple[str, ...]]:
+    """Every table of a stack -> the regions holding a copy of it (home first)."""
+    topology = Topology.of(settings)
+    return {name: table_regions(model.is_global, topology) for name, model in tables.items()}
