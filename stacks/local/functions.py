@@ -169,6 +169,7 @@ class StreamPump:
         self._iterators: dict[tuple[int, str], Optional[str]] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._pumping = threading.Lock()  # the background thread and a caller's pump_once never interleave
         self.delivered = 0
 
     def start(self) -> None:
@@ -190,6 +191,10 @@ class StreamPump:
 
     def pump_once(self) -> int:
         """Deliver everything currently in the streams; returns the number of records delivered."""
+        with self._pumping:
+            return self._pump_once()
+
+    def _pump_once(self) -> int:
         total = 0
         for index, mapping in enumerate(self.mappings):
             shards = self.streams.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]

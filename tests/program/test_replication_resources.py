@@ -125,3 +125,15 @@ def test_outputs_name_every_regions_copy_and_key(plans, stack):  # T9
             assert copy["name"] == f"ddb-blueprint-{stack}-{name}"
         assert outputs["tables"][name]["consistency"] == "EVENTUAL"
     assert list(outputs["tables"]["sessions"]["regions"]) == [HOME[stack]]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_stream_functions_consume_the_home_regions_stream_only(plans, stack):  # T15
+    plan = plans[stack]
+    resources = by_urn(plan)
+    mappings = [r for r in plan["resources"] if r["type"] == "aws:lambda/eventSourceMapping:EventSourceMapping"]
+    assert mappings
+    for mapping in mappings:
+        assert "region" not in mapping["inputs"]  # the provider's (home) region
+        (source,) = mapping["propertyDependencies"]["eventSourceArn"]
+        assert resources[source]["type"] == TABLE  # the table's own streamArn: the home copy's stream
