@@ -27,10 +27,17 @@ def _preview(args: argparse.Namespace) -> int:
         print("Changes since the previous preview of this stack:")
         print("\n".join(f"  {c.render()}" for c in result.changes) or "  none")
         print()
+    if result.replication:
+        print("Global tables (replicas per region):")
+        print("\n".join(f"  {n.render()}" for n in result.replication))
+        print()
     print(render_guardrails(result.guardrails))
     print(f"\nplan written to {result.plan_path}; guardrail results to {result.guardrails_path}")
     if result.guardrails.mandatory_violations:
         print(f"error: {len(result.guardrails.mandatory_violations)} mandatory guardrail violation(s)", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    if any(n.blocking for n in result.replication or []):
+        print("error: AWS would refuse a replica change as planned (see Global tables above)", file=sys.stderr)
         return EXIT_GUARDRAILS
     return 0
 
@@ -128,7 +135,7 @@ def _local(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     import json
 
-    from .offline.changes import diff_plans
+    from .offline.changes import diff_plans, replica_notes
 
     try:
         before, after = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.before, args.after))
@@ -136,8 +143,13 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"error: cannot read plan: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     changes = diff_plans(before, after)
+    notes = replica_notes(before, after)
     print("\n".join(c.render() for c in changes) or "no changes")
-    return EXIT_GUARDRAILS if any(c.destroys_data for c in changes) else 0
+    if notes:
+        print("Global tables (replicas per region):")
+        print("\n".join(f"  {n.render()}" for n in notes))
+    removes_copies = any(n.kind in ("remove", "recreate") for n in notes)
+    return EXIT_GUARDRAILS if any(c.destroys_data for c in changes) or removes_copies or any(n.blocking for n in notes) else 0
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -171,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
         cmd.add_argument("--token", metavar="USER", help="print a local ID token for USER and exit")
         cmd.set_defaults(run=_local, tour=name == "tour")
-    cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
+    cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted, a replica removed or recreated, or a replica change AWS refuses")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
     cmd.set_defaults(run=_diff)
