@@ -160,6 +160,8 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             f"{i.get('streamViewType', '-')} |")
     add("")
 
+    lines.extend(_global_tables_section(plan, region))
+
     add("## KMS key policies")
     for key in _resources(plan, "aws:kms/key:Key"):
         i = key["inputs"]
@@ -240,6 +242,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             passed = sum(1 for row in rows if row[2] == row[1].expected)
             add(f"Isolation proof: {passed} of {len(rows)} requests evaluated against this role's policy behave as declared.")
             add("")
+            lines.extend(_isolation_by_region(rows, region))
             add("| grant | request | expected | evaluated |")
             add("|---|---|---|---|")
             for _, scenario, outcome in rows:
@@ -269,6 +272,51 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
         add(f"| `{name}` | mandatory | passed | all | |")
     add("")
     return "\n".join(lines) + "\n", len(failures)
+
+
+def _global_tables_section(plan: dict[str, Any], home: str) -> list[str]:
+    """Replicas per table and region: key, PITR, deletion protection, tags (K1, T16)."""
+    by_urn = {r["urn"]: r for r in plan["resources"]}
+    rows: list[str] = []
+    for table in _resources(plan, "aws:dynamodb/table:Table"):
+        replicas = table["inputs"].get("replicas") or []
+        keys = [by_urn[u] for u in table.get("propertyDependencies", {}).get("replicas", []) if u in by_urn]
+        for replica in replicas:
+            region = replica.get("regionName")
+            key = next((k["name"] for k in keys if k["inputs"].get("region") == region), "**no key of this region**")
+            rows.append(f"| `{table['inputs'].get('name')}` | {region} | {replica.get('consistencyMode', 'EVENTUAL')} | `{key}` | "
+                        f"{'on' if replica.get('pointInTimeRecovery') else '**off**'} | "
+                        f"{'on' if replica.get('deletionProtectionEnabled') else '**off**'} | "
+                        f"{'yes' if replica.get('propagateTags') else 'no'} |")
+    lines = ["## Global tables", ""]
+    if not rows:
+        return lines + [f"None: every table lives in `{home}` only.", ""]
+    regional = [t["inputs"].get("name") for t in _resources(plan, "aws:dynamodb/table:Table") if not t["inputs"].get("replicas")]
+    lines += [f"Home region `{home}`; replicas (version 2019.11.21) below. Each replica is encrypted with this stack's key "
+              "in the replica's own region; removing a region deletes that region's copy.", ""]
+    lines += ["| table | replica region | consistency | key | PITR | deletion protection | tags propagated |",
+              "|---|---|---|---|---|---|---|", *rows, ""]
+    if regional:
+        lines += [f"Regional tables (global: false): {', '.join(f'`{n}`' for n in regional)}.", ""]
+    return lines
+
+
+def _isolation_by_region(rows: list[tuple[str, Scenario, str]], home: str) -> list[str]:
+    """The isolation proof summed per region: the home region, each replica, a region without a copy."""
+    import re
+
+    counts: dict[str, list[int]] = {}
+    for _, scenario, outcome in rows:
+        match = re.search(r" in (?:replica region )?([a-z]{2}(?:-[a-z]+)+-\d)", scenario.description)
+        where = f"{match.group(1)} (no copy)" if match and "no copy" in scenario.description else (match.group(1) if match else home)
+        tally = counts.setdefault(where, [0, 0])
+        tally[0] += outcome == scenario.expected
+        tally[1] += 1
+    if len(counts) == 1:
+        return []
+    lines = ["| region | requests as declared |", "|---|---|"]
+    lines += [f"| {where} | {ok} of {total} |" for where, (ok, total) in counts.items()]
+    return lines + [""]
 
 
 def _sid_prefix(grant: str) -> str:

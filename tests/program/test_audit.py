@@ -88,3 +88,20 @@ def test_mandatory_guardrail_failure_fails_the_audit_but_keeps_the_report(scratc
     assert result.returncode == 1
     report = (tmp_path / "qa" / "security-review.md").read_text()
     assert "**Guardrails: FAIL**" in report and "`ddb-blueprint:pointInTimeRecovery`" in report
+
+
+def test_review_shows_every_replica_with_its_in_region_key_pitr_and_protection(reviews):  # K1, T16
+    report = text(reviews["prod"])
+    section = report.split("## Global tables")[1].split("## KMS key policies")[0]
+    for table in ("carts", "orders", "products"):
+        for region in ("us-west-2", "eu-west-1"):
+            assert f"| `ddb-blueprint-prod-{table}` | {region} | EVENTUAL | `tables-key-{region}` | on | on | yes |" in section
+    assert "Regional tables (global: false): `ddb-blueprint-prod-idempotency`, `ddb-blueprint-prod-sessions`." in section
+    assert "### `tables-key-eu-west-1`" in report  # the replica region's key policy is reviewed too
+    assert "None: every table lives in `us-east-1` only." in text(reviews["dev"])
+
+
+def test_review_sums_the_isolation_proof_per_region(reviews):
+    report = text(reviews["prod"])
+    assert "| us-west-2 | 22 of 22 |" in report and "| eu-west-1 | 22 of 22 |" in report
+    assert "(no copy) | 11 of 11 |" in report
