@@ -110,6 +110,11 @@ def _local(args: argparse.Namespace) -> int:
         with LocalRuntime(PROJECT_ROOT, args.stack, build, port=args.port) as runtime:
             seeded = seed_catalogue(runtime)
             print(f"local runtime for {args.stack}: API at {runtime.url} (DynamoDB and KMS in moto; {seeded} sample products)")
+            if runtime.replicator is not None:
+                assert runtime.local is not None
+                regions = ", ".join(runtime.regions(sorted(runtime.local.replicas)[0]))
+                print(f"global tables {', '.join(sorted(runtime.local.replicas))}: a table per region ({regions}), "
+                      f"replicated {runtime.replicator.mode} (lag {runtime.replicator.lag_seconds} s, LOCAL_REPLICATION_LAG_SECONDS)")
             if args.tour:
                 print()
                 outcomes = run_tour(runtime)

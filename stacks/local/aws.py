@@ -604,7 +604,8 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class LocalStack:
-    """What bootstrap created. `tables`: logical name → table; `keys`: key URN → key; `aliases`: alias → key id.
+    """What bootstrap created. `tables`: logical name → table; `keys`: key URN → key; `aliases`: alias → key id
+    (an alias of another region than the stack's is listed as `<alias>@<region>`).
 
     `notes` lists what the plan asks for that moto cannot provide (GOTCHAS P5).
     """
@@ -790,7 +791,9 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
                 kms.create_alias(**alias.request(key.key_id))
             elif existing[alias.alias_name] != key.key_id:
                 kms.update_alias(AliasName=alias.alias_name, TargetKeyId=key.key_id)
-            aliases[alias.alias_name] = key.key_id
+            # Alias names are per region: the replica regions' keys carry the same alias (K1).
+            label = alias.alias_name if key.region == default_region else f"{alias.alias_name}@{key.region}"
+            aliases[label] = key.key_id
         else:
             key_urn = _table_key_urn(resource, key_urns)
             key_arn = keys[key_urn].arn if key_urn else None

@@ -74,7 +74,9 @@ class _Stream:
     table: str
     region: str
     arn: str
-    iterators: dict[str, Optional[str]] = field(default_factory=dict)  # shard id -> next iterator
+    # shard id -> sequence number of the last record read. A fresh iterator per read: moto's iterators
+    # hold the shard object, which a cancelled transaction's rollback replaces (moto 5.2).
+    last_sequence: dict[str, str] = field(default_factory=dict)
 
 
 class LocalReplicator:
@@ -99,6 +101,8 @@ class LocalReplicator:
         self._streams: list[_Stream] = []
         self._waiting: list[Write] = []
         self._winners: dict[tuple[str, str], Write] = {}
+        # (table, region, key) -> order of the newest version that region is known to hold
+        self._held: dict[tuple[str, str, str], tuple[float, str, int]] = {}
         self._echoes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -133,13 +137,18 @@ class LocalReplicator:
         records: list[dict[str, Any]] = []
         for shard in shards:
             shard_id = shard["ShardId"]
-            iterator = stream.iterators.get(shard_id)
-            if iterator is None:
-                iterator = client.get_shard_iterator(StreamArn=stream.arn, ShardId=shard_id,
-                                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            response = client.get_records(ShardIterator=iterator, Limit=1000)
-            records += response.get("Records", [])
-            stream.iterators[shard_id] = response.get("NextShardIterator") or iterator
+            after = stream.last_sequence.get(shard_id)
+            position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after
+                        else {"ShardIteratorType": "TRIM_HORIZON"})
+            iterator = client.get_shard_iterator(StreamArn=stream.arn, ShardId=shard_id, **position)["ShardIterator"]
+            while iterator:
+                response = client.get_records(ShardIterator=iterator, Limit=1000)
+                batch = response.get("Records", [])
+                if not batch:
+                    break
+                records += batch
+                stream.last_sequence[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
+                iterator = response.get("NextShardIterator")
         return records
 
     def _observe(self, stream: _Stream, record: dict[str, Any]) -> Optional[Write]:
@@ -160,15 +169,33 @@ class LocalReplicator:
     # applying ----------------------------------------------------------------------------------
 
     def _apply(self, write: Write, region: str) -> None:
+        """Make `region` hold `write`, unless it holds the same or a newer version (LWW per replica):
+        a replica never goes back to an older version of an item."""
+        slot = (write.table, region, write.key)
+        if self._held.get(slot, (float("-inf"),)) >= write.order:
+            return
+        # A local write in that region since the last read is newer than `write`: let it settle.
+        self._ingest(self._stream(write.table, region))
+        if self._held.get(slot, (float("-inf"),)) >= write.order:
+            return
         ddb = self._client("dynamodb", region)
         current = ddb.get_item(TableName=write.table, Key=dict(write.keys), ConsistentRead=True).get("Item")
         if canonical(current) == canonical(write.image):
+            self._held[slot] = write.order
             return
-        self._echoes[(write.table, region, write.key)].append(canonical(write.image))
-        if write.image is None:
-            ddb.delete_item(TableName=write.table, Key=dict(write.keys))
-        else:
-            ddb.put_item(TableName=write.table, Item=dict(write.image))
+        echo = canonical(write.image)
+        self._echoes[(write.table, region, write.key)].append(echo)
+        # Only over the version just read: a write landing in between wins (it is newer).
+        condition = _unchanged(write.keys, current)
+        try:
+            if write.image is None:
+                ddb.delete_item(TableName=write.table, Key=dict(write.keys), **condition)
+            else:
+                ddb.put_item(TableName=write.table, Item=dict(write.image), **condition)
+        except ddb.exceptions.ConditionalCheckFailedException:
+            self._echoes[(write.table, region, write.key)].remove(echo)
+            return
+        self._held[slot] = write.order
         self.stats.applied += 1
 
     def _settle(self, write: Write) -> None:
@@ -182,24 +209,32 @@ class LocalReplicator:
         for region in self.tables[write.table]:
             self._apply(write, region)
 
+    def _stream(self, table: str, region: str) -> _Stream:
+        return next(s for s in self._streams if (s.table, s.region) == (table, region))
+
+    def _ingest(self, stream: _Stream) -> int:
+        """Read a stream's new records: the replicator's own writes are recognised, the rest wait."""
+        records = self._read(stream)
+        for record in records:
+            write = self._observe(stream, record)
+            if write is not None:
+                self._waiting.append(write)
+                slot = (write.table, write.region, write.key)
+                self._held[slot] = max(self._held.get(slot, write.order), write.order)
+        return len(records)
+
     # driving -----------------------------------------------------------------------------------
 
     def pump_once(self, flush: bool = False) -> int:
         """Read every stream once and replicate what is due. Returns how many new records were read."""
         with self._lock:
             self._open_streams()
-            read = 0
-            for stream in self._streams:
-                for record in self._read(stream):
-                    read += 1
-                    write = self._observe(stream, record)
-                    if write is not None:
-                        self._waiting.append(write)
+            read = sum(self._ingest(stream) for stream in self._streams)
             now = self.clock()
-            due = [w for w in self._waiting if flush or w.at + self.lag_seconds <= now]
+            due = sorted((w for w in self._waiting if flush or w.at + self.lag_seconds <= now), key=lambda w: w.order)
             if due:
                 self._waiting = [w for w in self._waiting if w not in due]
-                for write in sorted(due, key=lambda w: w.order):
+                for write in due:
                     self._settle(write)
             return read
 
@@ -274,6 +309,22 @@ class LocalReplicator:
         if DynamoHandler.call_action is installed:
             DynamoHandler.call_action = original  # type: ignore[method-assign]
         self._hook = None
+
+
+def _unchanged(keys: Mapping[str, Any], current: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """A condition that holds while the item is still `current` (scalar attributes compared)."""
+    if current is None:
+        return {"ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": next(iter(keys))}}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    parts: list[str] = []
+    for i, (name, value) in enumerate(sorted(current.items())):
+        if next(iter(value)) in ("L", "M"):
+            continue  # lists and maps: the stream re-check before the write covers them
+        names[f"#a{i}"], values[f":v{i}"] = name, value
+        parts.append(f"#a{i} = :v{i}")
+    return {"ConditionExpression": " AND ".join(parts), "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values}
 
 
 def _mark_replicator_request(request: Any, **_: Any) -> None:

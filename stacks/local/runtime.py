@@ -62,22 +62,28 @@ class _SerializedDynamoDB:
 
     def __enter__(self) -> "_SerializedDynamoDB":
         from moto.dynamodb.responses import DynamoHandler
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
         lock = threading.Lock()
-        original = self._original = DynamoHandler.call_action
+        # Stream reads take the same lock: moto appends a cancelled transaction's records to the
+        # stream and then rolls the table (and its stream) back, so a reader in between would see
+        # records that never happened and skip the sequence numbers reused afterwards.
+        self._originals = {}
+        for handler_class in (DynamoHandler, DynamoDBStreamsHandler):
+            original = self._originals[handler_class] = handler_class.call_action
 
-        def call_action(handler: Any) -> Any:
-            with lock:
-                return original(handler)
+            def call_action(handler: Any, original: Any = original) -> Any:
+                with lock:
+                    return original(handler)
 
-        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+            handler_class.call_action = call_action  # type: ignore[method-assign]
+        self._original = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        from moto.dynamodb.responses import DynamoHandler
-
         if self._original is not None:
-            DynamoHandler.call_action = self._original  # type: ignore[method-assign]
+            for handler_class, original in self._originals.items():
+                handler_class.call_action = original  # type: ignore[method-assign]
             self._original = None
 
 
