@@ -77,6 +77,7 @@ class _Stream:
     # shard id -> sequence number of the last record read. A fresh iterator per read: moto's iterators
     # hold the shard object, which a cancelled transaction's rollback replaces (moto 5.2).
     last_sequence: dict[str, str] = field(default_factory=dict)
+    shards: list[str] = field(default_factory=list)
 
 
 class LocalReplicator:
@@ -133,10 +134,10 @@ class LocalReplicator:
 
     def _read(self, stream: _Stream) -> list[dict[str, Any]]:
         client = self._client("dynamodbstreams", stream.region)
-        shards = client.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"]
+        if not stream.shards:  # a local table keeps its one shard
+            stream.shards = [s["ShardId"] for s in client.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"]]
         records: list[dict[str, Any]] = []
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in stream.shards:
             after = stream.last_sequence.get(shard_id)
             position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after
                         else {"ShardIteratorType": "TRIM_HORIZON"})
@@ -148,7 +149,7 @@ class LocalReplicator:
                     break
                 records += batch
                 stream.last_sequence[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
-                iterator = response.get("NextShardIterator")
+                iterator = response.get("NextShardIterator") if len(batch) == 1000 else None
         return records
 
     def _observe(self, stream: _Stream, record: dict[str, Any]) -> Optional[Write]:
@@ -174,10 +175,6 @@ class LocalReplicator:
         slot = (write.table, region, write.key)
         if self._held.get(slot, (float("-inf"),)) >= write.order:
             return
-        # A local write in that region since the last read is newer than `write`: let it settle.
-        self._ingest(self._stream(write.table, region))
-        if self._held.get(slot, (float("-inf"),)) >= write.order:
-            return
         ddb = self._client("dynamodb", region)
         current = ddb.get_item(TableName=write.table, Key=dict(write.keys), ConsistentRead=True).get("Item")
         if canonical(current) == canonical(write.image):
@@ -185,7 +182,8 @@ class LocalReplicator:
             return
         echo = canonical(write.image)
         self._echoes[(write.table, region, write.key)].append(echo)
-        # Only over the version just read: a write landing in between wins (it is newer).
+        # Only over the version just read: a local write landing in between is newer and wins; its
+        # stream record settles it everywhere. (Lists and maps are not compared by the condition.)
         condition = _unchanged(write.keys, current)
         try:
             if write.image is None:
@@ -208,9 +206,6 @@ class LocalReplicator:
         self._winners[slot] = write
         for region in self.tables[write.table]:
             self._apply(write, region)
-
-    def _stream(self, table: str, region: str) -> _Stream:
-        return next(s for s in self._streams if (s.table, s.region) == (table, region))
 
     def _ingest(self, stream: _Stream) -> int:
         """Read a stream's new records: the replicator's own writes are recognised, the rest wait."""
