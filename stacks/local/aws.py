@@ -799,6 +799,11 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
             key_arn = keys[key_urn].arn if key_urn else None
             ddb = aws.client("dynamodb", region)
             request = create_table_request(inputs, key_arn, resource=where)
+            if _replica_regions(inputs) and "StreamSpecification" not in request:
+                # A STRONG global table may have no stream (T13); the local replicator reads streams.
+                request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+                notes.append(f"{resource['name']}: local copies stream NEW_AND_OLD_IMAGES for the local replicator "
+                             "(the plan declares no stream)")
             name = request["TableName"]
             existing = _describe_table(ddb, name)
             if existing is None:
@@ -828,6 +833,7 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
                 replica_key = _replica_key(resource, keys, replica_region)
                 replica_ddb = aws.client("dynamodb", replica_region)
                 replica_request = create_table_request(inputs, replica_key, resource=f"{where} replica in {replica_region}")
+                replica_request["StreamSpecification"] = request["StreamSpecification"]
                 if _describe_table(replica_ddb, name) is None:
                     replica_request["Tags"] = replica_request.get("Tags", []) + [{"Key": URN_TAG, "Value": f"{resource['urn']}@{replica_region}"}]
                     replica_ddb.create_table(**replica_request)

@@ -194,3 +194,34 @@ def test_concurrent_writers_converge_on_the_latest_timestamp(clients, held):
     copies = [item(clients, r, key) for r in REGIONS]
     assert all(c == copies[0] for c in copies)
     assert copies[0]["value"]["S"].endswith("-4")  # some region's last write, never an older one
+
+
+def test_a_strong_stack_bootstraps_its_copies_and_replicates_synchronously(scratch, tmp_path):  # T10, T13
+    """A STRONG stack's plan (3 regions of the US set; the catalog table is MRSC-ready) on the local
+    runtime's bootstrap: every copy exists, and a write is visible everywhere when it returns."""
+    import copy as copy_module
+
+    import yaml
+
+    from stacks.local.aws import bootstrap
+    from stacks.local.replication import replicator_for_plan
+    from stacks.offline.preview import preview
+
+    model = copy_module.deepcopy(yaml.safe_load((scratch.root / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:tables"]["value"])
+    for table in model.values():
+        table["global"] = False
+    model["catalog"] = {"attributes": {"sku": "S"}, "partitionKey": "sku"}
+    scratch.set_tables(model)
+    scratch.write_stack("qa", {"aws:region": "us-east-1", "ddb-blueprint:replicaRegions": ["us-east-2", "us-west-2"],
+                               "ddb-blueprint:replicaConsistency": "STRONG"})
+    plan = preview(scratch.root, "qa", tmp_path).plan
+    with LocalAws("us-east-1") as server:
+        local = bootstrap(plan, server)
+        assert list(local.copies("catalog")) == ["us-east-1", "us-east-2", "us-west-2"]
+        replicator = replicator_for_plan(server, plan)
+        assert replicator is not None and replicator.mode == "STRONG"
+        with replicator:
+            name = local.table("catalog").name
+            server.client("dynamodb", "us-west-2").put_item(TableName=name, Item={"sku": {"S": "s-1"}})
+            for region in ("us-east-1", "us-east-2"):
+                assert "Item" in server.client("dynamodb", region).get_item(TableName=name, Key={"sku": {"S": "s-1"}})
