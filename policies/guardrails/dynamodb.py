@@ -174,12 +174,12 @@ MRSC_REGION_SETS = {
 }
 
 
-def _known_replicas(args: ResourceValidationArgs) -> list[dict]:
-    """The replica blocks, each read through get_prop; raises (can't judge) when the list is unknown."""
+def _known_replicas(args: ResourceValidationArgs) -> list[int]:
+    """Indexes of the replica blocks; raises (can't judge during preview) when the list is unknown."""
     replicas = get_prop(args.props, "replicas")
     if replicas.missing:
         return []
-    return [dict(replica=index) for index in range(len(replicas.require_known()))]
+    return list(range(len(replicas.require_known())))
 
 
 def _replica(args: ResourceValidationArgs, index: int, field: str) -> Prop:
@@ -193,8 +193,7 @@ def _label(args: ResourceValidationArgs, index: int) -> str:
 
 @of_type(TABLE)
 def _validate_replica_pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    for entry in _known_replicas(args):
-        index = entry["replica"]
+    for index in _known_replicas(args):
         pitr = _replica(args, index, "pointInTimeRecovery")
         if pitr.require_known() is not True:
             report_violation(
@@ -206,8 +205,7 @@ def _validate_replica_pitr(args: ResourceValidationArgs, report_violation: Repor
 def _validate_replica_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if not config_value(args, DELETION_PROTECTION_SCHEMA, "required"):
         args.not_applicable("deletion protection is not required by this stack's policy config")
-    for entry in _known_replicas(args):
-        index = entry["replica"]
+    for index in _known_replicas(args):
         protection = _replica(args, index, "deletionProtectionEnabled")
         if protection.require_known() is not True:
             report_violation(
@@ -221,14 +219,14 @@ def _region_set(region: str) -> str | None:
 
 @of_type(TABLE)
 def _validate_replica_topology(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    entries = _known_replicas(args)
+    indexes = _known_replicas(args)
     witness = get_prop(args.props, "globalTableWitness.regionName")
-    if not entries:
+    if not indexes:
         if witness.known:
             report_violation("globalTableWitness without replicas: a witness belongs to an MRSC (STRONG) global table (T10)")
         return
-    regions = [_replica(args, e["replica"], "regionName").require_known() for e in entries]
-    modes = {_replica(args, e["replica"], "consistencyMode").require_known() or "EVENTUAL" for e in entries}
+    regions = [_replica(args, i, "regionName").require_known() for i in indexes]
+    modes = {_replica(args, i, "consistencyMode").require_known() or "EVENTUAL" for i in indexes}
     home = get_prop(args.props, "region")
     for region in sorted({r for r in regions if regions.count(r) > 1}):
         report_violation(f"replica region {region} is listed more than once; a global table has one replica per region")

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 REPLICATOR_HEADER = "X-Local-Replicator"
 WRITE_ACTIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "ExecuteStatement",
@@ -347,7 +347,3 @@ def replicator_for_plan(aws: Any, plan: Mapping[str, Any], lag_seconds: float = 
     modes = {mode for _, mode in tables.values()}
     mode = "STRONG" if modes == {"STRONG"} else "EVENTUAL"
     return LocalReplicator(aws, {name: regions for name, (regions, _) in tables.items()}, mode, lag_seconds)
-
-
-def regions_of(tables: Iterable[Any]) -> list[str]:
-    return sorted({t.region for t in tables})

@@ -129,8 +129,3 @@ def _previous_plan(previous_path: Path, plan: dict[str, Any]) -> Optional[dict[s
         return None
     return previous
 
-
-def _changes_since(previous_path: Path, plan: dict[str, Any]) -> Optional[list[Change]]:
-    """Changes against the last plan written for this stack, if any."""
-    previous = _previous_plan(previous_path, plan)
-    return diff_plans(previous, plan) if previous is not None else None

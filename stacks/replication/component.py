@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 
 from ..tables.spec import TableSpec
@@ -24,6 +23,3 @@ def replication_outputs(table: aws.dynamodb.Table, spec: TableSpec, home: str) -
             "streamArn": table.replicas.apply(lambda rs, r=region: replica_stream_arn(rs, r)) if has_stream else None,
         }
     return {"regions": regions, "consistency": spec.consistency_mode if spec.replicas else None}
-
-
-__all__ = ["replication_outputs", "pulumi"]

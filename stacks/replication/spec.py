@@ -27,10 +27,6 @@ def table_regions(global_table: bool, topology: Topology) -> tuple[str, ...]:
     return topology.regions if global_table else (topology.home,)
 
 
-def replica_regions(spec: TableSpec) -> tuple[str, ...]:
-    return spec.replicas
-
-
 def replica_args(spec: TableSpec, key_arns: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The table's `replicas` blocks (T16): in-region CMK, PITR, deletion protection, tags propagated."""
     return [

@@ -3,7 +3,6 @@ key in that region) and nothing else; isolation holds in every region (facts K1,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
