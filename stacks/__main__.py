@@ -27,10 +27,17 @@ def _preview(args: argparse.Namespace) -> int:
         print("Changes since the previous preview of this stack:")
         print("\n".join(f"  {c.render()}" for c in result.changes) or "  none")
         print()
+    if result.replication:
+        print("Global tables (replicas per region):")
+        print("\n".join(f"  {n.render()}" for n in result.replication))
+        print()
     print(render_guardrails(result.guardrails))
     print(f"\nplan written to {result.plan_path}; guardrail results to {result.guardrails_path}")
     if result.guardrails.mandatory_violations:
         print(f"error: {len(result.guardrails.mandatory_violations)} mandatory guardrail violation(s)", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    if any(n.blocking for n in result.replication or []):
+        print("error: AWS would refuse a replica change as planned (see Global tables above)", file=sys.stderr)
         return EXIT_GUARDRAILS
     return 0
 
@@ -130,6 +137,11 @@ def _local(args: argparse.Namespace) -> int:
         with LocalRuntime(PROJECT_ROOT, args.stack, build, port=args.port) as runtime:
             seeded = seed_catalogue(runtime)
             print(f"local runtime for {args.stack}: API at {runtime.url} (DynamoDB and KMS in moto; {seeded} sample products)")
+            if runtime.replicator is not None:
+                assert runtime.local is not None
+                regions = ", ".join(runtime.regions(sorted(runtime.local.replicas)[0]))
+                print(f"global tables {', '.join(sorted(runtime.local.replicas))}: a table per region ({regions}), "
+                      f"replicated {runtime.replicator.mode} (lag {runtime.replicator.lag_seconds} s, LOCAL_REPLICATION_LAG_SECONDS)")
             if args.tour:
                 print()
                 outcomes = run_tour(runtime)
@@ -155,7 +167,7 @@ def _local(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     import json
 
-    from .offline.changes import diff_plans
+    from .offline.changes import diff_plans, replica_notes
 
     try:
         before, after = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.before, args.after))
@@ -163,9 +175,16 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"error: cannot read plan: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     changes = diff_plans(before, after)
+    notes = replica_notes(before, after)
     print("\n".join(c.render() for c in changes) or "no changes")
-    # A stateful resource destroyed, or a change pulumi up would silently not make: both stop a pipeline.
-    return EXIT_GUARDRAILS if any(c.destroys_data or c.ignored for c in changes) else 0
+    if notes:
+        print("Global tables (replicas per region):")
+        print("\n".join(f"  {n.render()}" for n in notes))
+    removes_copies = any(n.kind in ("remove", "recreate") for n in notes)
+    # A stateful resource or a replica's copy destroyed, an update AWS refuses, or a change pulumi up
+    # would silently not make: each stops a pipeline.
+    stops = any(c.destroys_data or c.ignored for c in changes) or removes_copies or any(n.blocking for n in notes)
+    return EXIT_GUARDRAILS if stops else 0
 
 
 def _outputs(args: argparse.Namespace) -> int:
@@ -262,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
         cmd.add_argument("--token", metavar="USER", help="print a local ID token for USER and exit")
         cmd.set_defaults(run=_local, tour=name == "tour")
-    cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
+    cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted, a replica removed or recreated, or a replica change AWS refuses")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
     cmd.set_defaults(run=_diff)

@@ -28,6 +28,8 @@ from .tables.spec import resolve_table
 from .dax.component import DaxCluster, DaxClusterArgs, DaxNetwork, DaxNetworkArgs, outputs as dax_outputs
 from .dax.reader import dax_reader_functions
 from .dax.spec import cluster_spec, interface_endpoint_services
+from .replication.component import replication_outputs
+from .replication.spec import stack_table_regions
 
 
 def build(config: BlueprintConfig) -> dict[str, Any]:
@@ -52,24 +54,28 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         ),
     )
 
+    replica_keys = _build_replica_keys(config, identity.account_id, partition.partition)
     tables: dict[str, Any] = {}
     components: dict[str, Table] = {}
     for name in sorted(config.tables):
         spec = resolve_table(config.project, config.stack, name, config.tables[name], settings)
-        table = components[name] = Table(name, spec, key.key.arn)
+        table = components[name] = Table(name, spec, key.key.arn,
+                                         replica_key_arns={r: k.key.arn for r, k in replica_keys.items()})
         tables[name] = {
             "name": table.table.name,
             "arn": table.table.arn,
             "streamArn": table.table.stream_arn if spec.model.stream else None,
             "globalIndexes": sorted(spec.model.globalIndexes),
             "localIndexes": sorted(spec.model.localIndexes),
+            **replication_outputs(table.table, spec, settings.region),
         }
 
     access, app_identity, roles = _build_access(config, identity.account_id, partition.partition)
     outputs = {
         "region": settings.region,
         "tables": tables,
-        "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name}},
+        "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name},
+                    **{r: {"arn": k.key.arn, "alias": k.alias.name} for r, k in replica_keys.items()}},
         **access,
     }
     ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
@@ -136,6 +142,33 @@ def _dax_function_args(config: BlueprintConfig, dax: Any) -> dict[str, Any]:
             "extra_environment": {fn: {"DAX_ENDPOINT": cluster.endpoint_url} for fn in readers}}
 
 
+def _build_replica_keys(config: BlueprintConfig, account_id: Any, partition: Any) -> dict[str, TableKey]:
+    """This stack's table key in each replica region (K1): same policy rendered for that region,
+    same alias name, created with the per-resource region argument (K2). The home key is unchanged."""
+    settings = config.settings
+    if not any(t.is_global for t in config.tables.values()):
+        return {}
+    return {
+        region: TableKey(
+            f"tables-key-{region}",
+            TableKeyArgs(
+                region=region,
+                explicit_region=region,
+                alias_name=key_alias_name(config.project, config.stack),
+                partition=partition,
+                account_id=account_id,
+                admin_arns=settings.keyAdminArns,
+                deletion_window_days=settings.keyDeletionWindowDays,
+                rotation_period_days=settings.keyRotationPeriodDays,
+                protect=settings.protect,
+                retain_on_delete=settings.retainOnDelete,
+                tags={**settings.tags, **standard_tags(config.project, config.stack)},
+            ),
+        )
+        for region in settings.replicaRegions
+    }
+
+
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:
     settings = config.settings
     return OpsKey(
@@ -167,7 +200,8 @@ def _build_api(config: BlueprintConfig, account_id: Any, partition: Any, app_ide
     integration_role = None
     if integration is not None:
         context = pulumi.Output.all(partition, account_id).apply(
-            lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack)
+            lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack,
+                                  table_regions=stack_table_regions(config.tables, settings))
         )
         principal = integration.principals[API_PRINCIPAL]
         integration_role = AccessRole(
@@ -241,7 +275,8 @@ def _build_access(config: BlueprintConfig, account_id: pulumi.Output[str], parti
     tags = {**settings.tags, **standard_tags(config.project, config.stack)}
     context = pulumi.Output.all(partition, account_id).apply(
         lambda pa: ArnContext(pa[0], pa[1], settings.region, config.project, config.stack,
-                              settings.dax.clusterName if settings.dax.enabled else "")
+                              settings.dax.clusterName if settings.dax.enabled else "",
+                              table_regions=stack_table_regions(config.tables, settings))
     )
     cognito_principals = [n for n, p in model.principals.items() if p.kind == "cognitoUser"]
     identity = None

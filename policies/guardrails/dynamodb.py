@@ -8,7 +8,8 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
-from .base import GLOBAL_TABLE, TABLE, config_value, of_type, rule
+from .api import Stack, stack_rule
+from .base import GLOBAL_TABLE, KMS_KEY, TABLE, config_value, of_type, rule
 from .props import Prop, get_prop, is_number, show
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
@@ -160,10 +161,152 @@ def _validate_no_legacy_global_table(args: ResourceValidationArgs, report_violat
         "customer-managed key; remove it and set `replicas` on aws.dynamodb.Table instead (GOTCHAS T8)")
 
 
+# --------------------------------------------------------------------------------------------
+# Global tables (replicas of aws.dynamodb.Table, version 2019.11.21)
+# --------------------------------------------------------------------------------------------
+
+# The region sets an MRSC (STRONG) global table may span (facts T10). Duplicated from
+# stacks/replication/model.py: the pack runs in its own virtualenv and imports nothing of the project.
+MRSC_REGION_SETS = {
+    "US": ("us-east-1", "us-east-2", "us-west-2"),
+    "EU": ("eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"),
+    "AP": ("ap-northeast-1", "ap-northeast-2", "ap-northeast-3"),
+}
+
+
+def _known_replicas(args: ResourceValidationArgs) -> list[int]:
+    """Indexes of the replica blocks; raises (can't judge during preview) when the list is unknown."""
+    replicas = get_prop(args.props, "replicas")
+    if replicas.missing:
+        return []
+    return list(range(len(replicas.require_known())))
+
+
+def _replica(args: ResourceValidationArgs, index: int, field: str) -> Prop:
+    return get_prop(args.props, f"replicas.{index}.{field}")
+
+
+def _label(args: ResourceValidationArgs, index: int) -> str:
+    region = _replica(args, index, "regionName")
+    return f"replicas[{index}]" + (f" ({region.value})" if region.known else "")
+
+
+@of_type(TABLE)
+def _validate_replica_pitr(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for index in _known_replicas(args):
+        pitr = _replica(args, index, "pointInTimeRecovery")
+        if pitr.require_known() is not True:
+            report_violation(
+                f"{_label(args, index)}.pointInTimeRecovery {pitr.describe()}: that region's copy could not be "
+                "restored to a point in time (PITR is per replica, default false); set it to true (T16)")
+
+
+@of_type(TABLE)
+def _validate_replica_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if not config_value(args, DELETION_PROTECTION_SCHEMA, "required"):
+        args.not_applicable("deletion protection is not required by this stack's policy config")
+    for index in _known_replicas(args):
+        protection = _replica(args, index, "deletionProtectionEnabled")
+        if protection.require_known() is not True:
+            report_violation(
+                f"{_label(args, index)}.deletionProtectionEnabled {protection.describe()}: that region's copy could "
+                "be deleted on its own (default false); set it to true (T16)")
+
+
+def _region_set(region: str) -> str | None:
+    return next((name for name, regions in MRSC_REGION_SETS.items() if region in regions), None)
+
+
+@of_type(TABLE)
+def _validate_replica_topology(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    indexes = _known_replicas(args)
+    witness = get_prop(args.props, "globalTableWitness.regionName")
+    if not indexes:
+        if witness.known:
+            report_violation("globalTableWitness without replicas: a witness belongs to an MRSC (STRONG) global table (T10)")
+        return
+    regions = [_replica(args, i, "regionName").require_known() for i in indexes]
+    modes = {_replica(args, i, "consistencyMode").require_known() or "EVENTUAL" for i in indexes}
+    home = get_prop(args.props, "region")
+    for region in sorted({r for r in regions if regions.count(r) > 1}):
+        report_violation(f"replica region {region} is listed more than once; a global table has one replica per region")
+    if home.known and home.value in regions:
+        report_violation(f"a replica is in the table's own region {home.value}; replicas list only the other regions (T10)")
+    if len(modes) > 1:
+        report_violation(f"replicas mix consistency modes {sorted(modes)}; a global table has one mode (T10)")
+        return
+    mode = modes.pop()
+    if mode == "EVENTUAL":
+        if witness.known:
+            report_violation("globalTableWitness is set on an EVENTUAL global table; a witness is for STRONG (MRSC) only (T10)")
+        view = get_prop(args.props, "streamViewType")
+        enabled = get_prop(args.props, "streamEnabled")
+        if enabled.require_known() is not True or view.require_known() != "NEW_AND_OLD_IMAGES":
+            report_violation(
+                f"an EVENTUAL global table streams NEW_AND_OLD_IMAGES (streamEnabled {enabled.describe()}, "
+                f"streamViewType {view.describe()}); AWS keeps the stream on for replication (T1)")
+        return
+    # STRONG (MRSC): three regions, or two plus a witness, in one region set; no TTL, no LSIs (T10, T13).
+    with_witness = witness.require_known() if not witness.missing else None
+    expected = 1 if with_witness else 2
+    if len(regions) != expected:
+        shape = f"{len(regions)} replica block(s)" + (" and a witness" if with_witness else "")
+        report_violation(f"STRONG (MRSC) needs 2 replica blocks, or 1 and globalTableWitness; got {shape} (T10)")
+    if with_witness and with_witness in regions:
+        report_violation(f"the witness region {with_witness} also holds a replica; it must be a different region (T10)")
+    everywhere = regions + ([with_witness] if with_witness else []) + ([home.value] if home.known else [])
+    sets = {region: _region_set(region) for region in everywhere}
+    if None in sets.values() or len(set(sets.values())) > 1:
+        spread = ", ".join(f"{r}={s or 'none'}" for r, s in sets.items())
+        report_violation(f"STRONG (MRSC) regions must lie in one region set ({', '.join(MRSC_REGION_SETS)}); got "
+                         f"{spread} (T10)")
+    if get_prop(args.props, "ttl.enabled").value is True:
+        report_violation("TTL is on: STRONG (MRSC) global tables do not support TTL (T13)")
+    lsis = get_prop(args.props, "localSecondaryIndexes")
+    if lsis.known and len(lsis.value):
+        report_violation("local secondary indexes: STRONG (MRSC) global tables do not support them (T13)")
+
+
+def _replica_keys_in_region(stack: Stack, report_violation: ReportViolation) -> None:
+    """Each replica's key is a customer-managed key in the replica's own region (K1): a known ARN
+    names that region; an ARN known only after apply must come from a key of this stack created
+    in that region (its `region` argument, K2)."""
+    for table in stack.of(TABLE):
+        replicas = stack.read(table, "replicas")
+        if not replicas.known:
+            continue
+        keys = [r for r in table.property_dependencies.get("replicas", []) if r.resource_type == KMS_KEY]
+        for index in range(len(replicas.value)):
+            region = stack.read(table, f"replicas.{index}.regionName")
+            arn = stack.read(table, f"replicas.{index}.kmsKeyArn")
+            if not region.known:
+                continue
+            where = f"table {table.name} replicas[{index}] ({region.value})"
+            if arn.known:
+                parts = str(arn.value).split(":")
+                if len(parts) < 6 or parts[2] != "kms" or parts[3] != region.value or "alias/" in str(arn.value):
+                    report_violation(f"{where}: kmsKeyArn {show(arn.value)} is not a key ARN in {region.value}; each "
+                                     "replica needs a customer-managed key in its own region (K1)", table.urn)
+            elif arn.unknown:
+                in_region = [k for k in keys if get_prop(k.props, "region").value == region.value]
+                if not in_region:
+                    found = ", ".join(f"{k.name} ({get_prop(k.props, 'region').value or 'provider region'})" for k in keys) or "none"
+                    report_violation(f"{where}: kmsKeyArn comes from no key created in {region.value} (keys it depends "
+                                     f"on: {found}); create the key with region={region.value} (K1, K2)", table.urn)
+
+
 DYNAMODB_POLICIES = [
     rule("dynamodb-table-cmk-encryption", "DynamoDB tables and their replicas are encrypted with customer-managed KMS keys.", _validate_cmk_encryption),
     rule("dynamodb-table-pitr", "DynamoDB tables have point-in-time recovery on, with a valid recovery period.", _validate_pitr, config_schema=PITR_SCHEMA),
     rule("dynamodb-table-deletion-protection", "DynamoDB tables have deletion protection on where the stack requires it.", _validate_deletion_protection, config_schema=DELETION_PROTECTION_SCHEMA),
     rule("dynamodb-table-billing-mode-explicit", "DynamoDB tables set billingMode explicitly; PROVISIONED tables and GSIs set capacities.", _validate_billing_mode),
     rule("no-legacy-global-table", "No aws.dynamodb.GlobalTable (2017 version, no CMK support); use table replicas.", _validate_no_legacy_global_table),
+    rule("dynamodb-replica-keys-in-region", "Every replica of a global table is encrypted with a customer-managed key in its own region.",
+         stack_rule(_replica_keys_in_region), stack=True),
+    rule("dynamodb-replica-pitr", "Every replica of a global table has point-in-time recovery on.", _validate_replica_pitr),
+    rule("dynamodb-replica-deletion-protection", "Every replica of a global table has deletion protection on where the stack requires it.",
+         _validate_replica_deletion_protection, config_schema=DELETION_PROTECTION_SCHEMA),
+    rule("dynamodb-replica-topology", ("Global tables have a valid topology: one replica per other region, one consistency mode, "
+                     "EVENTUAL with a NEW_AND_OLD_IMAGES stream, STRONG with 3 regions or 2 plus a witness in one region set "
+                     "and no TTL or local indexes."), _validate_replica_topology),
 ]

@@ -45,6 +45,15 @@ def _attributes_context(grant: Grant, table: TableModel, extra: Optional[str] = 
     return {"dynamodb:Attributes": attributes, "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
 
 
+def region_without_copy(regions: Sequence[str], ctx: ArnContext) -> Optional[str]:
+    """A region of this stack where the table has no copy, else the first partition region with none."""
+    stack_regions = {r for rs in ctx.table_regions.values() for r in rs} | {ctx.region}
+    candidates = sorted(stack_regions - set(regions)) or sorted(
+        r for r in ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "ap-northeast-1") if r not in regions
+    )
+    return candidates[0] if candidates else None
+
+
 def grant_scenarios(
     name: str, grant: Grant, access: AccessModel, tables: Mapping[str, TableModel], ctx: ArnContext
 ) -> list[Scenario]:
@@ -64,9 +73,21 @@ def grant_scenarios(
         return Request(action=action, resource=resource, context=context)
 
     scenarios: list[Scenario] = []
+    regions = ctx.regions_of(grant.table)
     for action in item_actions(grant):
         scenarios.append(Scenario(name, f"{action} on the caller's own partition", request(action, arn, [OWNER]), "allow"))
         scenarios.append(Scenario(name, f"{action} on another user's partition", request(action, arn, [OTHER]), "deny"))
+        # A global table: the same isolation on every replica (T9), and nothing where it has none.
+        for region in regions[1:]:
+            replica = ctx.table_arn(grant.table, region)
+            scenarios.append(Scenario(name, f"{action} on the caller's own partition in replica region {region}",
+                                      request(action, replica, [OWNER]), "allow"))
+            scenarios.append(Scenario(name, f"{action} on another user's partition in replica region {region}",
+                                      request(action, replica, [OTHER]), "deny"))
+        elsewhere = region_without_copy(regions, ctx)
+        if elsewhere is not None:
+            scenarios.append(Scenario(name, f"{action} on the caller's own partition in {elsewhere} (no copy of the table there)",
+                                      request(action, ctx.table_arn(grant.table, elsewhere), [OWNER]), "deny"))
     if "dynamodb:BatchGetItem" in item_actions(grant):
         scenarios.append(
             Scenario(name, "BatchGetItem mixing own and another user's keys",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .model import AccessModel, Grant, Principal
@@ -81,13 +81,19 @@ class ArnContext:
     project: str
     stack: str
     dax_cluster: str = ""  # the stack's DAX cluster name, when it has one
+    # Global tables: table -> every region holding a copy, home first (stacks/replication). A table
+    # not listed lives in `region` only.
+    table_regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def dax_cluster_arn(self) -> str:
         return f"arn:{self.partition}:dax:{self.region}:{self.account}:cache/{self.dax_cluster}"
 
-    def table_arn(self, table: str) -> str:
+    def regions_of(self, table: str) -> tuple[str, ...]:
+        return tuple(self.table_regions.get(table) or (self.region,))
+
+    def table_arn(self, table: str, region: Optional[str] = None) -> str:
         name = physical_table_name(self.project, self.stack, table)
-        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
+        return f"arn:{self.partition}:dynamodb:{region or self.region}:{self.account}:table/{name}"
 
 
 def pascal(name: str) -> str:
@@ -135,6 +141,7 @@ def index_partition_attributes(table: TableModel, index: str) -> list[str]:
 def access_findings(
     access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str, trust: Mapping[str, list[str]],
     topics: Iterable[str] = (), dax_tables: Iterable[str] = (),
+    table_regions: Optional[Mapping[str, tuple[str, ...]]] = None,
 ) -> list[Finding]:
     found: list[Finding] = []
     cached = set(dax_tables)
@@ -155,7 +162,7 @@ def access_findings(
 
             found += [(f"grants.{name}{sub}", msg) for sub, msg in via_dax_findings(grant, access, cached)]
     if not found:
-        found += _size_findings(access, tables, project, stack)
+        found += _size_findings(access, tables, project, stack, table_regions)
     return found
 
 
@@ -163,9 +170,13 @@ def access_findings(
 MAX_INLINE_POLICY_CHARS = 10_240
 
 
-def _size_findings(access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str) -> list[Finding]:
-    # The longest partition and region names, so a policy that fits here fits everywhere.
-    ctx = ArnContext("aws-us-gov", "000000000000", "ap-southeast-5", project, stack)
+def _size_findings(access: AccessModel, tables: Mapping[str, TableModel], project: str, stack: str,
+                   table_regions: Optional[Mapping[str, tuple[str, ...]]] = None) -> list[Finding]:
+    # The longest partition and region names, so a policy that fits here fits everywhere; global
+    # tables count once per region.
+    longest = "ap-southeast-5"
+    regions = {t: tuple(longest for _ in r) for t, r in (table_regions or {}).items()}
+    ctx = ArnContext("aws-us-gov", "000000000000", longest, project, stack, table_regions=regions)
     found = []
     for name in sorted(access.principals):
         size = len(json.dumps(permission_policy(name, access, tables, ctx), separators=(",", ":")))
@@ -332,11 +343,12 @@ def _condition_for(grant: Grant, principal: Principal, table: TableModel) -> dic
 def grant_statements(name: str, grant: Grant, principal: Principal, table: TableModel, ctx: ArnContext) -> list[dict[str, Any]]:
     """The statements one grant produces, each with a Sid naming the grant."""
     sid = pascal(name)
-    table_arn = ctx.table_arn(grant.table)
+    # A global table: the same grant on every region's copy (T9); access follows the data.
+    table_arns = [ctx.table_arn(grant.table, region) for region in ctx.regions_of(grant.table)]
     statements: list[dict[str, Any]] = []
     items = item_actions(grant)
     if items:
-        resources = [table_arn] + [f"{table_arn}/index/{index}" for index in sorted(grant.indexes)]
+        resources = [r for arn in table_arns for r in [arn] + [f"{arn}/index/{index}" for index in sorted(grant.indexes)]]
         statement: dict[str, Any] = {"Sid": f"{sid}Items", "Effect": "Allow", "Action": items, "Resource": resources}
         condition = _condition_for(grant, principal, table)
         if condition:
@@ -344,12 +356,18 @@ def grant_statements(name: str, grant: Grant, principal: Principal, table: Table
         statements.append(statement)
     if "stream" in grant.access:
         statements.append(
-            {"Sid": f"{sid}Stream", "Effect": "Allow", "Action": list(STREAM_ACTIONS), "Resource": f"{table_arn}/stream/*"}
+            {"Sid": f"{sid}Stream", "Effect": "Allow", "Action": list(STREAM_ACTIONS),
+             "Resource": _one_or_list([f"{arn}/stream/*" for arn in table_arns])}
         )
         # ListStreams cannot be scoped to a resource (GOTCHAS L3).
         statements.append({"Sid": f"{sid}ListStreams", "Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"})
     statements.append(_key_statement(sid, grant, ctx))
     return statements
+
+
+def _one_or_list(values: list[str]) -> Any:
+    """A single-region table keeps the plain string form its policies always had."""
+    return values[0] if len(values) == 1 else values
 
 
 def _key_statement(sid: str, grant: Grant, ctx: ArnContext) -> dict[str, Any]:
@@ -362,14 +380,16 @@ def _key_statement(sid: str, grant: Grant, ctx: ArnContext) -> dict[str, Any]:
     actions = {"kms:Decrypt"}
     if {"write"} & set(grant.access) or set(grant.actions) & set(WRITE_ACTIONS):
         actions |= {"kms:Encrypt", "kms:GenerateDataKey"}
+    # Each region's copy is encrypted with the stack's key in that region (K1), all with the same alias.
+    regions = ctx.regions_of(str(grant.table))
     return {
         "Sid": f"{sid}TableKey",
         "Effect": "Allow",
         "Action": sorted(actions),
-        "Resource": f"arn:{ctx.partition}:kms:{ctx.region}:{ctx.account}:key/*",
+        "Resource": _one_or_list([f"arn:{ctx.partition}:kms:{r}:{ctx.account}:key/*" for r in regions]),
         "Condition": {
             "ForAnyValue:StringEquals": {"kms:ResourceAliases": [key_alias_name(ctx.project, ctx.stack)]},
-            "StringEquals": {"kms:ViaService": f"dynamodb.{ctx.region}.amazonaws.com"},
+            "StringEquals": {"kms:ViaService": _one_or_list([f"dynamodb.{r}.amazonaws.com" for r in regions])},
         },
     }
 

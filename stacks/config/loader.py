@@ -26,6 +26,9 @@ from ..api.rules import api_findings, route_throttle_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
 from ..tables.model import TableModel, Tables
+from ..replication.model import Topology
+from ..replication.rules import replication_findings
+from ..replication.spec import stack_table_regions
 from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_stack
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
@@ -60,8 +63,12 @@ class _Reporter:
         self.stack = stack
         self.problems: list[Problem] = []
 
+    @staticmethod
+    def _join(full_key: str, subpath: str) -> str:
+        return full_key + (("" if subpath.startswith("[") else ".") + subpath if subpath else "")
+
     def source(self, full_key: str, subpath: str = "") -> tuple[str, Optional[int]]:
-        path = full_key + (f".{subpath}" if subpath else "")
+        path = self._join(full_key, subpath)
         if full_key in self.stack.values:
             return self.stack.name, self._line(self.stack.lines, path)
         if full_key in self.project.declarations:
@@ -78,7 +85,7 @@ class _Reporter:
 
     def add(self, full_key: str, subpath: str, message: str) -> None:
         file, line = self.source(full_key, subpath)
-        shown = full_key + (f".{subpath}" if subpath else "")
+        shown = self._join(full_key, subpath)
         self.problems.append(Problem(file, shown, message, line))
 
 
@@ -126,7 +133,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
         while typing.get_origin(current) is typing.Union:
             current = next(a for a in typing.get_args(current) if a is not type(None))
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(current.model_fields)
+        return sorted(f.alias or n for n, f in current.model_fields.items())
     return []
 
 
@@ -273,11 +280,29 @@ def load_config(
         for path, message in route_throttle_findings(route_overrides, route_ids):
             report.add(f"{ns}apiRouteThrottle", path, message)
 
+    if settings is not None and functions_model is not None and access is not None:
+        _report_replication(report, ns, settings, tables, functions_model, access)
+
     if report.problems or settings is None or tables is None or access is None or api is None or functions_model is None:
         raise ConfigError(stack_name, report.problems)
     from ..dax.reader import apply_dax  # DAX builds on the config it rewrites
 
     return apply_dax(BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root))  # type: ignore[arg-type]
+
+
+def _report_replication(report: _Reporter, ns: str, settings: StackSettings, tables: Optional[Mapping[str, TableModel]],
+                        functions: FunctionsModel, access: AccessModel) -> None:
+    """Global-table topology and the table features the chosen mode does not support (stacks/replication)."""
+    topology = Topology.of(settings)
+    modes = {name: rules.effective_billing_mode(settings, name) for name in (tables or {})}
+    findings = replication_findings(topology, known_regions(), tables, settings.tableOverrides, modes,
+                                    functions, access)
+    for path, message in findings:
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        rest = path[len(head):].lstrip(".")
+        if head == "tables":
+            message += f" (replicaConsistency {topology.mode} is set in the stack file)" if topology.mode == "STRONG" else ""
+        report.add(f"{ns}{head}", rest, message)
 
 
 def _load_api(
@@ -314,7 +339,8 @@ def _load_access(
     trust = settings.principalTrust if settings is not None else {}
     if tables is not None:
         dax_tables = settings.dax.tables if settings is not None and settings.dax.enabled else []
-        for path, message in access_findings(access, tables, project, stack, trust, topics, dax_tables):
+        regions = stack_table_regions(tables, settings) if settings is not None else None
+        for path, message in access_findings(access, tables, project, stack, trust, topics, dax_tables, regions):
             report.add(key, path, message)
     if settings is not None:
         for path, message in trust_findings(access, trust):

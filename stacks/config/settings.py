@@ -14,6 +14,7 @@ from ..access.model import CognitoEmail, ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
 from ..dax.model import DaxSettings
 from ..tables.model import BillingMode, TableClass, TableOverride
+from ..replication.model import ConsistencyMode
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
 
 class StackSettings(Strict):
@@ -50,6 +51,10 @@ class StackSettings(Strict):
     powertoolsLayerArn: str
     lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
     dax: DaxSettings
+    # Global tables (stacks/replication): topology rules live in stacks/replication/rules.py.
+    replicaRegions: list[str] = []
+    replicaConsistency: ConsistencyMode = "EVENTUAL"
+    witnessRegion: str = ""
 
     @field_validator("functionLogRetentionDays")
     @classmethod

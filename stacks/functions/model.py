@@ -49,6 +49,13 @@ class Function(Strict):
     timeoutSeconds: int = Field(default=30, ge=1, le=900, description="Per invocation.")
     environment: dict[str, str] = Field(default={}, description="Variables: literal text, table.<name>, topic.<name> or "
                                             "itemSchema.<route> (JSON: the bounds that API route enforces on the items it creates).")
+    transactional: bool = Field(
+
+        default=False,
+
+        description="Uses TransactWriteItems/TransactGetItems on the tables its principal is granted (not allowed on STRONG global tables).",
+
+    )
     stream: Optional[StreamSource] = Field(default=None, description="Invoked by a table's stream.")
     route: Optional[RouteSource] = Field(default=None, description="Invoked by an API route (Lambda proxy).")
 
@@ -68,6 +75,11 @@ class Functions(BaseModel):
 
 
 Finding = tuple[str, str]
+def uses_transactions(source: str) -> bool:
+    """Whether handler code calls the transaction APIs (boto3 client method names)."""
+    return bool(re.search(r"\.transact_(write|get)_items\s*\(", source))
+
+
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 
 
@@ -88,8 +100,14 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
             found.append((where, "function names are identifiers: a lowercase letter, then letters or digits"))
         if len(function_name(project, stack, name)) > 64:
             found.append((where, f"function name {function_name(project, stack, name)!r} exceeds Lambda's 64 characters"))
-        if root is not None and not (Path(root) / "lambdas" / fn.code / "handler.py").is_file():
+        handler = Path(root) / "lambdas" / fn.code / "handler.py" if root is not None else None
+        if handler is not None and not handler.is_file():
             found.append((f"{where}.code", f"lambdas/{fn.code}/handler.py does not exist"))
+        elif handler is not None and uses_transactions(handler.read_text(encoding="utf-8")) != fn.transactional:
+            # The declaration decides where STRONG (MRSC) tables are allowed (facts T13); keep it true to the code.
+            state = "calls" if not fn.transactional else "does not call"
+            found.append((f"{where}.transactional", f"lambdas/{fn.code}/handler.py {state} TransactWriteItems/"
+                          f"TransactGetItems; set transactional: {str(not fn.transactional).lower()}"))
         principal = access.principals.get(fn.principal)
         if principal is None or principal.kind != "service" or principal.service != LAMBDA_SERVICE:
             found.append((f"{where}.principal", f"{fn.principal!r} must be a service principal of {LAMBDA_SERVICE} in ddb-blueprint:access"))

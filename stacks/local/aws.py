@@ -604,7 +604,8 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class LocalStack:
-    """What bootstrap created. `tables`: logical name → table; `keys`: key URN → key; `aliases`: alias → key id.
+    """What bootstrap created. `tables`: logical name → table; `keys`: key URN → key; `aliases`: alias → key id
+    (an alias of another region than the stack's is listed as `<alias>@<region>`).
 
     `notes` lists what the plan asks for that moto cannot provide (GOTCHAS P5).
     """
@@ -616,6 +617,13 @@ class LocalStack:
     keys: Mapping[str, LocalKey] = field(default_factory=lambda: _frozen({}))
     aliases: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     notes: tuple[str, ...] = ()
+    # Global tables: logical name -> replica region -> that region's copy (same name, own key).
+    replicas: Mapping[str, Mapping[str, LocalTable]] = field(default_factory=lambda: _frozen({}))
+
+    def copies(self, logical_name: str) -> dict[str, LocalTable]:
+        """Every region's copy of a table, home first."""
+        home = self.table(logical_name)
+        return {home.region: home, **dict(self.replicas.get(logical_name, {}))}
 
     def table(self, logical_name: str) -> LocalTable:
         try:
@@ -754,6 +762,7 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
     keys: dict[str, LocalKey] = {}
     aliases: dict[str, str] = {}
     tables: dict[str, LocalTable] = {}
+    replicas: dict[str, dict[str, LocalTable]] = {}
     notes: list[str] = []
 
     for resource in _creation_order(selected):
@@ -782,12 +791,19 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
                 kms.create_alias(**alias.request(key.key_id))
             elif existing[alias.alias_name] != key.key_id:
                 kms.update_alias(AliasName=alias.alias_name, TargetKeyId=key.key_id)
-            aliases[alias.alias_name] = key.key_id
+            # Alias names are per region: the replica regions' keys carry the same alias (K1).
+            label = alias.alias_name if key.region == default_region else f"{alias.alias_name}@{key.region}"
+            aliases[label] = key.key_id
         else:
             key_urn = _table_key_urn(resource, key_urns)
             key_arn = keys[key_urn].arn if key_urn else None
             ddb = aws.client("dynamodb", region)
             request = create_table_request(inputs, key_arn, resource=where)
+            if _replica_regions(inputs) and "StreamSpecification" not in request:
+                # A STRONG global table may have no stream (T13); the local replicator reads streams.
+                request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+                notes.append(f"{resource['name']}: local copies stream NEW_AND_OLD_IMAGES for the local replicator "
+                             "(the plan declares no stream)")
             name = request["TableName"]
             existing = _describe_table(ddb, name)
             if existing is None:
@@ -810,8 +826,28 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
             pitr = pitr_request(inputs, resource=where)
             if pitr is not None:
                 ddb.update_continuous_backups(**pitr)
-            if _known(inputs, "replicas"):
-                notes.append(f"{resource['name']}: replicas not created locally; moto has no global tables (P5)")
+            for replica_region in _replica_regions(inputs):
+                # moto has no global tables (P5): each replica is a table of the same name in its
+                # region, with the stack's key of that region (K1); stacks/local/replication.py
+                # replicates between them from the streams.
+                replica_key = _replica_key(resource, keys, replica_region)
+                replica_ddb = aws.client("dynamodb", replica_region)
+                replica_request = create_table_request(inputs, replica_key, resource=f"{where} replica in {replica_region}")
+                replica_request["StreamSpecification"] = request["StreamSpecification"]
+                if _describe_table(replica_ddb, name) is None:
+                    replica_request["Tags"] = replica_request.get("Tags", []) + [{"Key": URN_TAG, "Value": f"{resource['urn']}@{replica_region}"}]
+                    replica_ddb.create_table(**replica_request)
+                replica_description = _wait_active(replica_ddb, name)
+                if pitr is not None:
+                    replica_ddb.update_continuous_backups(**pitr)
+                replicas.setdefault(resource["name"], {})[replica_region] = LocalTable(
+                    logical_name=resource["name"], name=name, arn=replica_description["TableArn"],
+                    stream_arn=replica_description.get("LatestStreamArn"), region=replica_region,
+                    kms_key_arn=(replica_description.get("SSEDescription") or {}).get("KMSMasterKeyArn"),
+                )
+            if replicas.get(resource["name"]):
+                notes.append(f"{resource['name']}: replicas in {', '.join(replicas[resource['name']])} are local tables "
+                             "kept in step by the local replicator (moto has no global tables, P5)")
             tables[resource["name"]] = LocalTable(
                 logical_name=resource["name"],
                 name=name,
@@ -829,7 +865,24 @@ def bootstrap(plan: Mapping[str, Any], aws: LocalAws) -> LocalStack:
         keys=_frozen(keys),
         aliases=_frozen(aliases),
         notes=tuple(notes),
+        replicas=_frozen({n: _frozen(r) for n, r in replicas.items()}),
     )
+
+
+def _replica_regions(table_inputs: Mapping[str, Any]) -> list[str]:
+    replicas = table_inputs.get("replicas") or []
+    if is_unknown(replicas):
+        return []
+    return [r["regionName"] for r in replicas if isinstance(r, Mapping) and not is_unknown(r.get("regionName"))]
+
+
+def _replica_key(table: Mapping[str, Any], keys: Mapping[str, "LocalKey"], region: str) -> Optional[str]:
+    """The key the plan gives the replica in `region`: a key its `replicas` input depends on, in that region."""
+    urns = (table.get("propertyDependencies") or {}).get("replicas", [])
+    found = [keys[u].arn for u in urns if u in keys and keys[u].region == region]
+    if len(found) != 1:
+        raise LocalAwsError(f"{_describe(table)}: the replica in {region} needs exactly one key of that region, found {len(found)} (K1)")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -847,9 +900,10 @@ def teardown(aws: LocalAws, only: Optional[LocalStack] = None) -> Removed:
     Tables are deleted; KMS keys cannot be deleted at once, so their aliases are deleted and the keys
     scheduled for deletion (PendingDeletion keys are ignored by a later bootstrap, which makes new ones).
     """
-    wanted_tables = {t.arn for t in only.tables.values()} if only else None
+    replica_tables = [t for copies in only.replicas.values() for t in copies.values()] if only else []
+    wanted_tables = {t.arn for t in [*only.tables.values(), *replica_tables]} if only else None
     wanted_keys = {k.key_id for k in only.keys.values()} if only else None
-    regions = sorted({t.region for t in only.tables.values()} | {k.region for k in only.keys.values()}) if only else sorted(aws.regions)
+    regions = sorted({t.region for t in [*only.tables.values(), *replica_tables]} | {k.region for k in only.keys.values()}) if only else sorted(aws.regions)
     tables: list[str] = []
     aliases: list[str] = []
     keys: list[str] = []

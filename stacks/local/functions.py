@@ -166,9 +166,10 @@ class StreamPump:
         self.streams = streams
         self.sqs = sqs
         self.interval = interval
-        self._iterators: dict[tuple[int, str], Optional[str]] = {}
+        self._iterators: dict[tuple[int, str], Optional[str]] = {}  # (mapping, shard) -> last sequence number delivered
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._pumping = threading.Lock()  # the background thread and a caller's pump_once never interleave
         self.delivered = 0
 
     def start(self) -> None:
@@ -190,20 +191,27 @@ class StreamPump:
 
     def pump_once(self) -> int:
         """Deliver everything currently in the streams; returns the number of records delivered."""
+        with self._pumping:
+            return self._pump_once()
+
+    def _pump_once(self) -> int:
         total = 0
         for index, mapping in enumerate(self.mappings):
             shards = self.streams.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]
             for shard in shards:
                 key = (index, shard["ShardId"])
-                if key not in self._iterators:
-                    self._iterators[key] = self.streams.get_shard_iterator(
-                        StreamArn=mapping.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-                iterator = self._iterators[key]
-                if iterator is None:
-                    continue
+                # A fresh iterator after the last record delivered: moto's iterators keep the shard
+                # object, which a cancelled transaction's rollback replaces (moto 5.2).
+                after = self._iterators.get(key)
+                position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after
+                            else {"ShardIteratorType": "TRIM_HORIZON"})
+                iterator = self.streams.get_shard_iterator(StreamArn=mapping.stream_arn, ShardId=shard["ShardId"],
+                                                           **position)["ShardIterator"]
                 response = self.streams.get_records(ShardIterator=iterator, Limit=mapping.batch_size)
-                self._iterators[key] = response.get("NextShardIterator")
-                records = [lambda_record(r, mapping.stream_arn) for r in response.get("Records", [])]
+                raw = response.get("Records", [])
+                if raw:
+                    self._iterators[key] = raw[-1]["dynamodb"]["SequenceNumber"]
+                records = [lambda_record(r, mapping.stream_arn) for r in raw]
                 if mapping.filters:
                     records = [r for r in records if any(matches_filter(p, r) for p in mapping.filters)]
                 if records:

@@ -22,6 +22,7 @@ from ..offline.preview import preview
 from .api_plan import MARKER, load_api
 from .aws import LocalAws, LocalStack, bootstrap, plan_region
 from .gateway import HttpRequest, LocalGateway
+from .replication import replicator_for_plan
 from .tokens import LocalIssuer
 
 CREDENTIALS = Credentials("local", "local")
@@ -61,22 +62,28 @@ class _SerializedDynamoDB:
 
     def __enter__(self) -> "_SerializedDynamoDB":
         from moto.dynamodb.responses import DynamoHandler
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
         lock = threading.Lock()
-        original = self._original = DynamoHandler.call_action
+        # Stream reads take the same lock: moto appends a cancelled transaction's records to the
+        # stream and then rolls the table (and its stream) back, so a reader in between would see
+        # records that never happened and skip the sequence numbers reused afterwards.
+        self._originals = {}
+        for handler_class in (DynamoHandler, DynamoDBStreamsHandler):
+            original = self._originals[handler_class] = handler_class.call_action
 
-        def call_action(handler: Any) -> Any:
-            with lock:
-                return original(handler)
+            def call_action(handler: Any, original: Any = original) -> Any:
+                with lock:
+                    return original(handler)
 
-        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+            handler_class.call_action = call_action  # type: ignore[method-assign]
+        self._original = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        from moto.dynamodb.responses import DynamoHandler
-
         if self._original is not None:
-            DynamoHandler.call_action = self._original  # type: ignore[method-assign]
+            for handler_class, original in self._originals.items():
+                handler_class.call_action = original  # type: ignore[method-assign]
             self._original = None
 
 
@@ -221,6 +228,8 @@ class LocalRuntime:
     stack: str
     build_dir: Optional[Path] = None
     port: int = 0
+    # Global tables: seconds before a write is replicated to the other regions (EVENTUAL only).
+    replication_lag: float = float(os.environ.get("LOCAL_REPLICATION_LAG_SECONDS", "0.2"))
 
     def __post_init__(self) -> None:
         self.build_dir = self.build_dir or self.root / "build"
@@ -235,6 +244,7 @@ class LocalRuntime:
         self.topics: dict[str, str] = {}  # plan URN -> local topic ARN
         self.queues: dict[str, str] = {}  # plan URN -> local queue URL
         self.pump: Optional[Any] = None
+        self.replicator: Optional[Any] = None
         self.observers: dict[str, str] = {}  # topic name -> local observer queue URL
         self.dax: dict[str, Any] = {}  # DAX cluster name -> its local stand-in (stacks/local/dax.py)
 
@@ -259,6 +269,10 @@ class LocalRuntime:
         self._serialized = _SerializedDynamoDB().__enter__()
         self._aws = LocalAws(region).start()
         self.local = bootstrap(self.plan, self._aws)
+        # Replicas are tables of their own locally (moto has no global tables, P5): keep them in step.
+        self.replicator = replicator_for_plan(self._aws, self.plan, self.replication_lag)
+        if self.replicator is not None:
+            self.replicator.start()
         self.issuer = LocalIssuer.for_stack(self.build_dir, self.stack)
         self._start_functions(region)
         tables = {t.name: t for t in self.local.tables.values()}
@@ -365,9 +379,24 @@ class LocalRuntime:
         assert self.issuer is not None
         return self.issuer.mint(username)
 
-    def dynamodb(self) -> Any:
+    def dynamodb(self, region: Optional[str] = None) -> Any:
+        """A DynamoDB client of the local server, in the stack's region or in a replica region."""
         assert self._aws is not None
-        return self._aws.client("dynamodb")
+        return self._aws.client("dynamodb", region)
+
+    def regions(self, logical: str) -> list[str]:
+        """The regions holding a copy of a table, home first."""
+        assert self.local is not None
+        return list(self.local.copies(logical))
+
+    def quiesce(self) -> None:
+        """Let replication and the stream consumers finish: every copy current, every record handled."""
+        for _ in range(3):  # consumers write (counters), which replicates, which the consumers may see
+            if self.replicator is not None:
+                self.replicator.quiesce()
+            if self.pump is not None:
+                while self.pump.pump_once():
+                    pass
 
     def table_name(self, logical: str) -> str:
         assert self.local is not None
@@ -377,6 +406,9 @@ class LocalRuntime:
         if self.pump is not None:
             self.pump.stop()
             self.pump = None
+        if self.replicator is not None:
+            self.replicator.stop()
+            self.replicator = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -116,6 +116,8 @@ def run_tour(runtime: LocalRuntime, printer: Callable[[str], None] = print) -> l
         printer(f"{'ok  ' if ok else 'FAIL'} {response.status_code} {step.method:6} {step.path:22} {step.title}  {shown}")
     if through_dax:
         outcomes += dax_tour(runtime, session, printer)
+    if runtime.local is not None and runtime.local.replicas:
+        outcomes += replica_tour(runtime, session, printer)
     if has_orders and runtime.observers:
         for topic in sorted(runtime.observers):
             events = runtime.published(topic)
@@ -173,4 +175,52 @@ def dax_tour(runtime: LocalRuntime, session: Any, printer: Callable[[str], None]
     stats = cache.stats
     record(f"DAX stand-in: {stats.reads} reads, hit rate {stats.hit_rate:.0%}, {stats.table_calls} reached the table",
            stats.hit_rate > 0 and second[0] == 200, 200, None)
+
+
+def _poll(read: Callable[[], Any], timeout: float = 10.0) -> tuple[Any, float]:
+    """Read until something is there (replication is asynchronous); returns it and the seconds waited."""
+    started = time.monotonic()
+    while True:
+        value = read()
+        if value or time.monotonic() - started > timeout:
+            return value, time.monotonic() - started
+        time.sleep(0.05)
+
+
+def replica_tour(runtime: LocalRuntime, session: Any, printer: Callable[[str], None]) -> list[Outcome]:
+    """Global tables: a write in one region read from another, both ways (local replicator, T14)."""
+    from .tokens import user_sub
+
+    assert runtime.local is not None and runtime.gateway is not None
+    outcomes: list[Outcome] = []
+    home = runtime.local.region
+    for logical in sorted(runtime.local.replicas):
+        printer(f"     global table {logical}: {', '.join(runtime.regions(logical))}")
+    carts, products = runtime.table_name("carts"), runtime.table_name("products")
+    replica = next(iter(runtime.local.replicas.get("products", runtime.local.replicas[sorted(runtime.local.replicas)[0]])))
+
+    # 1. through the API (home region), read in the replica region
+    response = session.put(runtime.url + "/cart/items/b-004", json={"quantity": 1},
+                           headers={"Authorization": runtime.token("alice")}, timeout=30)
+    key = {"userId": {"S": user_sub("alice")}, "productId": {"S": "b-004"}}
+    item, waited = _poll(lambda: runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item"))
+    ok = response.status_code == 201 and bool(item) and item.get("quantity") == {"N": "1"}
+    step = Step(f"alice's cart line written in {home} is read in {replica}", "alice", "PUT", "/cart/items/b-004", 201)
+    outcomes.append(Outcome(step, response.status_code, item, ok))
+    printer(f"{'ok  ' if ok else 'FAIL'} {response.status_code} PUT    /cart/items/b-004      {step.title} (after {waited:.2f} s)")
+
+    # 2. written in the replica region, served by the API in the home region
+    runtime.dynamodb(replica).put_item(TableName=products, Item={
+        "productId": {"S": "r-001"}, "category": {"S": "maps"}, "name": {"S": f"Map printed in {replica}"},
+        "price": {"N": "7.5"}, "currency": {"S": "EUR"}, "stock": {"N": "4"}})
+
+    def served() -> Any:
+        got = session.get(runtime.url + "/products/r-001", headers={"Authorization": runtime.token("bob")}, timeout=30)
+        return got.json() if got.status_code == 200 else None
+
+    body, waited = _poll(served)
+    ok = bool(body) and body.get("name") == f"Map printed in {replica}"
+    step = Step(f"a product written in {replica} is served from {home}", "bob", "GET", "/products/r-001", 200)
+    outcomes.append(Outcome(step, 200 if body else 404, body, ok))
+    printer(f"{'ok  ' if ok else 'FAIL'} {200 if body else 404} GET    /products/r-001        {step.title} (after {waited:.2f} s)")
     return outcomes

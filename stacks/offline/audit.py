@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 from ..access.policies import TRUST_CONDITION_NOTES, ArnContext
 from ..config.loader import BlueprintConfig, load_for_stack, project_defaults
 from ..access.isolation import Scenario, grant_scenarios
+from ..replication.spec import stack_table_regions
 from ..keys.policy import STATEMENT_PURPOSES
 from ..config.sources import cli_config, read_project, read_stack
 from .mockrun import PLACEHOLDER_ACCOUNT, UNKNOWN, partition_of
@@ -124,7 +125,9 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
     plan = result.plan
     report = result.guardrails
     region = config.settings.region
-    ctx = ArnContext(partition_of(region), account, region, config.project, config.stack)
+    ctx = ArnContext(partition_of(region), account, region, config.project, config.stack,
+                     config.settings.dax.clusterName if config.settings.dax.enabled else "",
+                     table_regions=stack_table_regions(config.tables, config.settings))
     lines: list[str] = []
     add = lines.append
     verdict = "FAIL" if report.mandatory_violations else "PASS"
@@ -171,6 +174,8 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             f"{'on' if i.get('deletionProtectionEnabled') else '**off**'} | {o['protect']} / {o['retainOnDelete']} | "
             f"{i.get('streamViewType', '-')} |")
     add("")
+
+    lines.extend(_global_tables_section(plan, region))
 
     add("## KMS key policies")
     for key in _resources(plan, "aws:kms/key:Key"):
@@ -263,6 +268,7 @@ def render_report(config: BlueprintConfig, result: PreviewResult, defaults: Mapp
             passed = sum(1 for row in rows if row[2] == row[1].expected)
             add(f"Isolation proof: {passed} of {len(rows)} requests evaluated against this role's policy behave as declared.")
             add("")
+            lines.extend(_isolation_by_region(rows, region))
             add("| grant | request | expected | evaluated |")
             add("|---|---|---|---|")
             for _, scenario, outcome in rows:
@@ -386,6 +392,51 @@ def scanner_section(scan: Any) -> list[str]:
 
 def untraced_policies(plan: dict[str, Any]) -> int:
     return sum(1 for e in inventory(plan) if not e.traced)
+
+
+def _global_tables_section(plan: dict[str, Any], home: str) -> list[str]:
+    """Replicas per table and region: key, PITR, deletion protection, tags (K1, T16)."""
+    by_urn = {r["urn"]: r for r in plan["resources"]}
+    rows: list[str] = []
+    for table in _resources(plan, "aws:dynamodb/table:Table"):
+        replicas = table["inputs"].get("replicas") or []
+        keys = [by_urn[u] for u in table.get("propertyDependencies", {}).get("replicas", []) if u in by_urn]
+        for replica in replicas:
+            region = replica.get("regionName")
+            key = next((k["name"] for k in keys if k["inputs"].get("region") == region), "**no key of this region**")
+            rows.append(f"| `{table['inputs'].get('name')}` | {region} | {replica.get('consistencyMode', 'EVENTUAL')} | `{key}` | "
+                        f"{'on' if replica.get('pointInTimeRecovery') else '**off**'} | "
+                        f"{'on' if replica.get('deletionProtectionEnabled') else '**off**'} | "
+                        f"{'yes' if replica.get('propagateTags') else 'no'} |")
+    lines = ["## Global tables", ""]
+    if not rows:
+        return lines + [f"None: every table lives in `{home}` only.", ""]
+    regional = [t["inputs"].get("name") for t in _resources(plan, "aws:dynamodb/table:Table") if not t["inputs"].get("replicas")]
+    lines += [f"Home region `{home}`; replicas (version 2019.11.21) below. Each replica is encrypted with this stack's key "
+              "in the replica's own region; removing a region deletes that region's copy.", ""]
+    lines += ["| table | replica region | consistency | key | PITR | deletion protection | tags propagated |",
+              "|---|---|---|---|---|---|---|", *rows, ""]
+    if regional:
+        lines += [f"Regional tables (global: false): {', '.join(f'`{n}`' for n in regional)}.", ""]
+    return lines
+
+
+def _isolation_by_region(rows: list[tuple[str, Scenario, str]], home: str) -> list[str]:
+    """The isolation proof summed per region: the home region, each replica, a region without a copy."""
+    import re
+
+    counts: dict[str, list[int]] = {}
+    for _, scenario, outcome in rows:
+        match = re.search(r" in (?:replica region )?([a-z]{2}(?:-[a-z]+)+-\d)", scenario.description)
+        where = f"{match.group(1)} (no copy)" if match and "no copy" in scenario.description else (match.group(1) if match else home)
+        tally = counts.setdefault(where, [0, 0])
+        tally[0] += outcome == scenario.expected
+        tally[1] += 1
+    if len(counts) == 1:
+        return []
+    lines = ["| region | requests as declared |", "|---|---|"]
+    lines += [f"| {where} | {ok} of {total} |" for where, (ok, total) in counts.items()]
+    return lines + [""]
 
 
 def _sid_prefix(grant: str) -> str:

@@ -53,7 +53,7 @@ def _fields_table(model: type[BaseModel]) -> list[str]:
     for name, field in model.model_fields.items():
         required = field.is_required()
         default = "required" if required else f"`{json.dumps(field.default)}`"
-        rows.append(f"| `{name}` | {_type_name(field.annotation)}{_range(field)} | {default} | {field.description or ''} |")
+        rows.append(f"| `{field.alias or name}` | {_type_name(field.annotation)}{_range(field)} | {default} | {field.description or ''} |")
     return rows
 
 

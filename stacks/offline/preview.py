@@ -12,7 +12,7 @@ import pulumi
 from ..config.loader import load_for_stack
 from ..config.errors import ConfigError
 from ..config.sources import cli_config, read_project, read_stack, stack_file_name
-from .changes import Change, diff_plans
+from .changes import Change, ReplicaNote, diff_plans, replica_notes
 from .mockrun import DuplicateResourceError, run_program
 from .plan import plan_from_recording, write_plan
 
@@ -28,6 +28,7 @@ class PreviewResult:
     guardrails: Any  # policies.guardrails.offline.Report
     guardrails_path: Path
     changes: Optional[list[Change]]  # against the previous plan of this stack, if there was one
+    replication: Optional[list[ReplicaNote]] = None  # replica additions/removals per region, T2/T3 blockers
 
 
 def policy_config_path(root: Path, stack: str) -> Path:
@@ -74,14 +75,35 @@ def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
         raise PreviewError(str(exc)) from None
     plan = plan_from_recording(recording)
     plan_path = out_dir / stack / "plan.json"
-    changes = _changes_since(plan_path, plan)
+    previous = _previous_plan(plan_path, plan)
+    if previous is not None:
+        _refuse_mode_changes(root, stack, previous, plan)  # before the baseline is overwritten
+    changes = diff_plans(previous, plan) if previous is not None else None
+    notes = replica_notes(previous, plan) if previous is not None else None
     write_plan(plan, plan_path)
     if blueprint.api.routes or blueprint.functions.functions:
         write_openapi(blueprint, out_dir / stack / "openapi.json")
     report = evaluate_guardrails(root, stack, plan)
     guardrails_path = out_dir / stack / "guardrails.json"
     write_plan(report.to_dict(), guardrails_path)
-    return PreviewResult(plan, plan_path, report, guardrails_path, changes)
+    return PreviewResult(plan, plan_path, report, guardrails_path, changes, notes)
+
+
+def _refuse_mode_changes(root: Path, stack: str, previous: dict[str, Any], plan: dict[str, Any]) -> None:
+    """A global table's consistency mode is create-time only (T10): a located config error."""
+    from ..config.errors import Problem
+    from ..replication.rules import mode_change_findings
+    from .changes import replication_state
+
+    findings = mode_change_findings(replication_state(previous), replication_state(plan))
+    if not findings:
+        return
+    stack_file = read_stack(root, stack)
+    key = f"{plan['project']}:replicaConsistency"
+    line = stack_file.lines.get(key)
+    problems = [Problem(stack_file.name if key in stack_file.values else "Pulumi.yaml", key, f"{path}: {message}", line)
+                for path, message in findings]
+    raise PreviewError(ConfigError(stack, problems).render())
 
 
 def function_routes(config: Any) -> list[Any]:
@@ -114,12 +136,13 @@ def write_openapi(config: Any, path: Path) -> None:
     path.write_text(openapi_json(document), encoding="utf-8")
 
 
-def _changes_since(previous_path: Path, plan: dict[str, Any]) -> Optional[list[Change]]:
-    """Changes against the last plan written for this stack (a local baseline), if any."""
+def _previous_plan(previous_path: Path, plan: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The last plan written for this stack (a local baseline), if any."""
     try:
         previous = json.loads(previous_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
     if previous.get("project") != plan["project"] or previous.get("stack") != plan["stack"]:
         return None
-    return diff_plans(previous, plan)
+    return previous
+

@@ -15,7 +15,7 @@ import jsonschema
 
 # resolve(): the package may be reached through a symlink (scratch projects in tests).
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "contracts" / "outputs.schema.json"
-CONTRACT_VERSION = "1.1.0"  # equals the schema's contractVersion const (a test holds them together)
+CONTRACT_VERSION = "1.3.0"  # equals the schema's contractVersion const (a test holds them together)
 
 BEGIN = "<!-- BEGIN GENERATED OUTPUTS TABLE (python -m stacks docs) -->"
 END = "<!-- END GENERATED OUTPUTS TABLE -->"

@@ -58,6 +58,15 @@ class TableModel(Strict):
     )
     ttlAttribute: Optional[str] = Field(default=None, description="Attribute holding the expiry time (epoch seconds).")
     stream: Optional[StreamViewType] = Field(default=None, description="Stream view type; omitted means no stream.")
+    global_: bool = Field(
+        default=True,
+        alias="global",
+        description="Replicated to the stack's replicaRegions (a global table); false keeps it in the home region only.",
+    )
+
+    @property
+    def is_global(self) -> bool:
+        return self.global_
 
 
 class CapacityRange(Strict):
@@ -105,6 +114,9 @@ class TableOverride(Strict):
         description="PROVISIONED tables with global indexes only: Pulumi ignores their whole globalSecondaryIndexes, "
         "whose capacities Application Auto Scaling owns (the provider's GSIs are a set: no per-index ignore, facts T7). "
         "Set true for the one deploy that adds, removes or changes an index, then back to false.",
+    )
+    replicaReadCapacity: dict[str, CapacityRange] = Field(
+        default={}, description="PROVISIONED global tables: read capacity range per replica region (default: the table's)."
     )
 
 

@@ -6,8 +6,8 @@ key ARN passed in, so every rule about what a table looks like is testable as pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
 
 from .model import CapacityRange, OnDemandThroughput, ProvisionedCapacity, TableModel
 from ..config.settings import StackSettings
@@ -34,6 +34,11 @@ class TableSpec:
     retain_on_delete: bool
     tags: dict[str, str]
     apply_index_changes: bool = False
+    # Global tables (stacks/replication): the OTHER regions holding a replica, empty when regional.
+    replicas: tuple[str, ...] = ()
+    consistency_mode: str = "EVENTUAL"
+    witness: Optional[str] = None
+    replica_read_capacity: Mapping[str, CapacityRange] = field(default_factory=dict)
 
     @property
     def provisioned(self) -> bool:
@@ -63,7 +68,22 @@ def resolve_table(project: str, stack: str, name: str, model: TableModel, settin
         retain_on_delete=settings.retainOnDelete,
         tags={**settings.tags, **standard_tags(project, stack), "table": name},
         apply_index_changes=bool(override and override.applyIndexChanges),
+        **_replication(model, settings, override),
     )
+
+
+def _replication(model: TableModel, settings: StackSettings, override: Any) -> dict[str, Any]:
+    from ..replication.model import Topology
+
+    topology = Topology.of(settings)
+    if not model.is_global or not topology.replicated:
+        return {}
+    return {
+        "replicas": topology.replicas,
+        "consistency_mode": topology.mode,
+        "witness": topology.witness,
+        "replica_read_capacity": dict(override.replicaReadCapacity) if override else {},
+    }
 
 
 def index_capacity(spec: TableSpec, index: str) -> tuple[CapacityRange, CapacityRange]:
@@ -93,8 +113,12 @@ def _global_index_args(spec: TableSpec, name: str) -> dict[str, Any]:
     return args
 
 
-def table_args(spec: TableSpec, kms_key_arn: Any) -> dict[str, Any]:
-    """Keyword arguments for aws.dynamodb.Table (snake_case, nested dicts)."""
+def table_args(spec: TableSpec, kms_key_arn: Any, replica_key_arns: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """Keyword arguments for aws.dynamodb.Table (snake_case, nested dicts).
+
+    `replica_key_arns` maps each replica region to this stack's key there (K1); required when the
+    table has replicas.
+    """
     model = spec.model
     args: dict[str, Any] = {
         "name": spec.physical_name,
@@ -134,6 +158,10 @@ def table_args(spec: TableSpec, kms_key_arn: Any) -> dict[str, Any]:
             "max_write_request_units": spec.max_throughput.write,
         }
         args["on_demand_throughput"] = {k: v for k, v in ceilings.items() if v is not None}
+    if spec.replicas:
+        from ..replication.spec import replication_table_args
+
+        args.update(replication_table_args(spec, replica_key_arns or {}))
     return args
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stacks.access.policies import ArnContext
+from stacks.replication.spec import stack_table_regions
 from stacks.config.loader import load_for_stack
 from stacks.access.evaluator import Request, evaluate
 from stacks.access.isolation import OTHER, OWNER, grant_scenarios
@@ -25,7 +26,8 @@ def load(stack: str, out: Path):
     config = load_for_stack(REPO, stack, cli_config(read_project(REPO), read_stack(REPO, stack)))
     policies = {r["name"].removesuffix("-role-access"): json.loads(r["inputs"]["policy"])
                 for r in plan["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["name"].endswith("-role-access")}
-    ctx = ArnContext("aws", "123456789012", config.settings.region, "ddb-blueprint", stack)
+    ctx = ArnContext("aws", "123456789012", config.settings.region, "ddb-blueprint", stack,
+                     table_regions=stack_table_regions(config.tables, config.settings))
     return config, policies, ctx
 
 

@@ -607,3 +607,17 @@ def test_a_table_left_with_another_key_schema_is_not_silently_reused(plans, stac
     # THEN it fails, naming the table, instead of pretending the old table matches
     with pytest.raises(LocalAwsError, match=r"'orders'.*already exists locally with key schema"):
         bootstrap(plan, aws)
+
+
+def test_each_replica_is_a_table_in_its_region_encrypted_with_that_regions_key(stacks, stack="prod"):  # K1, P5
+    record = stacks[stack]
+    for table in ("carts", "orders", "products"):
+        copies = record.copies(table)
+        assert list(copies) == ["us-east-1", "us-west-2", "eu-west-1"]
+        for region, local_copy in copies.items():
+            assert local_copy.arn == f"arn:aws:dynamodb:{region}:123456789012:table/ddb-blueprint-{stack}-{table}"
+            label = f"alias/ddb-blueprint/{stack}/tables" + ("" if region == "us-east-1" else f"@{region}")
+            key = next(k for k in record.keys.values() if k.key_id == record.aliases[label])
+            assert key.region == region and local_copy.kms_key_arn == key.arn, (table, region)
+            assert local_copy.stream_arn  # replication reads the streams (T1)
+    assert list(record.copies("sessions")) == ["us-east-1"]

@@ -106,3 +106,59 @@ def test_dax_node_count_change_with_one_zone_per_node_is_flagged_as_a_replacemen
     """The program names one AZ per node, so a new count changes availabilityZones (ForceNew, D2)."""
     [change] = diff_plans(dax_plan(), dax_plan(replicationFactor=4, availabilityZones=["a", "b", "c", "a"]))
     assert change.action == "replace" and change.properties == ("availabilityZones",)
+
+
+# --- global tables (facts T2, T3, T10, K3) ------------------------------------------------------
+
+from stacks.offline.changes import replica_notes, replication_state  # noqa: E402
+
+
+def replicated(*regions: str, mode: str = "EVENTUAL", key: str = UNKNOWN, **inputs):
+    replicas = [{"regionName": r, "kmsKeyArn": key, "consistencyMode": mode, "pointInTimeRecovery": True} for r in regions]
+    return plan(replicas=replicas, **inputs)
+
+
+def named(table_plan, name="carts"):
+    table_plan["resources"][0]["name"] = name
+    return table_plan
+
+
+def test_adding_one_replica_is_called_out_per_region():
+    notes = replica_notes(named(replicated("us-west-2")), named(replicated("us-west-2", "eu-west-1")))
+    assert [(n.kind, n.region, n.blocking) for n in notes] == [("add", "eu-west-1", False)]
+    assert "copied to this region" in notes[0].render()
+
+
+def test_removing_a_replica_says_that_regions_copy_is_deleted():
+    [note] = replica_notes(named(replicated("us-west-2", "eu-west-1")), named(replicated("us-west-2")))
+    assert (note.kind, note.region) == ("remove", "eu-west-1") and "copy of the data is deleted" in note.message
+
+
+def test_more_than_one_replica_change_in_one_update_is_blocked():  # T2
+    notes = replica_notes(named(replicated()), named(replicated("us-west-2", "eu-west-1")))
+    blocking = [n for n in notes if n.blocking]
+    assert [n.kind for n in blocking] == ["one-per-update"] and "one region at a time" in blocking[0].message
+
+
+def test_changing_a_replicas_key_recreates_it():  # K3
+    notes = replica_notes(named(replicated("us-west-2", key="arn:aws:kms:us-west-2:1:key/a")),
+                          named(replicated("us-west-2", key="arn:aws:kms:us-west-2:1:key/b")))
+    assert [n.kind for n in notes] == ["recreate"]
+
+
+def test_changing_the_mode_of_a_global_table_is_blocked():  # T10
+    notes = replica_notes(named(replicated("us-east-2", "us-west-2")), named(replicated("us-east-2", "us-west-2", mode="STRONG")))
+    assert {n.kind for n in notes} == {"mode"} and all(n.blocking for n in notes)
+    assert replication_state(named(replicated("us-west-2")))["carts"] == {"mode": "EVENTUAL", "replicas": ["us-west-2"]}
+
+
+def test_a_new_provisioned_table_with_replicas_must_be_created_first():  # T3
+    notes = replica_notes({"resources": []}, named(replicated("us-west-2", billingMode="PROVISIONED")))
+    assert [(n.kind, n.blocking) for n in notes] == [("provisioned-create", True)]
+    assert replica_notes({"resources": []}, named(replicated("us-west-2"))) == []  # on demand: fine
+
+
+def test_replacing_a_replicated_table_names_every_copy():
+    [change] = diff_plans(replicated("us-west-2", "eu-west-1"), replicated("us-west-2", "eu-west-1", rangeKey="addedAt"))
+    assert change.action == "replace" and change.replica_regions == ("us-west-2", "eu-west-1")
+    assert "its copies in us-west-2, eu-west-1 go too" in change.render()

@@ -70,7 +70,7 @@ def test_outputs_include_functions_and_topics_for_event_consumers(plans):
     (lambda o: o.__setitem__("daxEndpoint", "x"), "Additional properties are not allowed ('daxEndpoint' was unexpected)"),
     (lambda o: o["tables"]["carts"].pop("streamArn"), "tables.carts: 'streamArn' is a required property"),
     (lambda o: o["topics"].__setitem__("productChanges", None), "topics.productChanges: None is not of type 'string'"),
-    (lambda o: o.__setitem__("contractVersion", "0.9.0"), "contractVersion: '1.1.0' was expected"),
+    (lambda o: o.__setitem__("contractVersion", "0.9.0"), "contractVersion: '1.3.0' was expected"),
     (lambda o: o["api"].pop("url"), "api: 'url' is a required property"),
 ])
 def test_outputs_that_break_the_contract_are_named_by_path(plans, break_it, expected):

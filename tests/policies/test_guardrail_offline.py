@@ -148,7 +148,8 @@ def test_secret_inputs_are_judged_on_their_value():  # the engine unwraps secret
 def test_dev_config_reports_protection_rules_as_not_applicable():
     report = evaluate_plan(plan(UNPROTECTED_TABLE), load_policy_config(CONFIG_DIR / "dev.json"))
     assert {(r["policy"], r["outcome"]) for r in report.results} == {
-        ("dynamodb-table-deletion-protection", "not-applicable"), ("stateful-resources-protected", "not-applicable")}
+        ("dynamodb-table-deletion-protection", "not-applicable"), ("stateful-resources-protected", "not-applicable"),
+        ("dynamodb-replica-deletion-protection", "not-applicable")}
     assert report.mandatory_violations == []
 
 

@@ -60,9 +60,10 @@ def test_row_scoped_cart_statement_uses_leading_keys_and_the_null_guard(plans): 
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:PrincipalTag/userSub}"]},
         "Null": {"dynamodb:LeadingKeys": "false"},
     }
+    # carts is a global table: the same statement covers each region's copy (T9)
     assert cart["Resource"] == [
-        "arn:aws:dynamodb:us-east-1:123456789012:table/ddb-blueprint-prod-carts",
-        "arn:aws:dynamodb:us-east-1:123456789012:table/ddb-blueprint-prod-carts/index/byAddedAt",
+        f"arn:aws:dynamodb:{region}:123456789012:table/ddb-blueprint-prod-carts{suffix}"
+        for region in ("us-east-1", "us-west-2", "eu-west-1") for suffix in ("", "/index/byAddedAt")
     ]
     assert "dynamodb:Scan" not in cart["Action"]
 
@@ -77,7 +78,8 @@ def test_attribute_scope_includes_key_attributes_and_limits_select(plans):  # I5
 
 def test_stream_consumer_gets_stream_actions_list_streams_and_decrypt_only(plans):  # L3, K7
     statements = {s["Sid"]: s for s in permissions(plans["prod"], "productEvents")["Statement"]}
-    assert statements["ProductEventsStreamStream"]["Resource"].endswith("table/ddb-blueprint-prod-products/stream/*")
+    assert [r.split(":")[3] for r in statements["ProductEventsStreamStream"]["Resource"]] == ["us-east-1", "us-west-2", "eu-west-1"]
+    assert all(r.endswith("table/ddb-blueprint-prod-products/stream/*") for r in statements["ProductEventsStreamStream"]["Resource"])
     assert statements["ProductEventsStreamListStreams"] == {
         "Sid": "ProductEventsStreamListStreams", "Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}
     assert statements["ProductEventsStreamTableKey"]["Action"] == ["kms:Decrypt"]
@@ -89,11 +91,18 @@ def test_stream_consumer_gets_stream_actions_list_streams_and_decrypt_only(plans
 
 
 def test_key_use_is_only_through_dynamodb_on_the_stack_alias(plans):  # K7
+    key = next(s for s in permissions(plans["dev"], "orderPlacement")["Statement"] if s["Sid"] == "OrderPlacementOrderTableKey")
+    assert key["Resource"] == "arn:aws:kms:us-east-1:123456789012:key/*"
+    assert key["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/ddb-blueprint/dev/tables"]},
+        "StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"},
+    }
+    # staging's orders are global: the key of each region, each only through DynamoDB there (K1)
     key = next(s for s in permissions(plans["staging"], "orderPlacement")["Statement"] if s["Sid"] == "OrderPlacementOrderTableKey")
-    assert key["Resource"] == "arn:aws:kms:us-east-2:123456789012:key/*"
+    assert key["Resource"] == ["arn:aws:kms:us-east-2:123456789012:key/*", "arn:aws:kms:us-west-2:123456789012:key/*"]
     assert key["Condition"] == {
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/ddb-blueprint/staging/tables"]},
-        "StringEquals": {"kms:ViaService": "dynamodb.us-east-2.amazonaws.com"},
+        "StringEquals": {"kms:ViaService": ["dynamodb.us-east-2.amazonaws.com", "dynamodb.us-west-2.amazonaws.com"]},
     }
 
 

@@ -53,6 +53,12 @@ def test_every_role_shows_trust_statements_and_reasons(reviews):
 def test_isolation_proof_is_in_the_report_and_passes(reviews):
     report = text(reviews["prod"])
     assert "Isolation proof: 43 of 43 requests" in report and "MISMATCH" not in report
+
+
+    # 48 in the home region, plus per item action (11) own/other partition in each of the 2 replica
+    # regions and one region without a copy: 11 * 5 = 55.
+    assert "Isolation proof: 103 of 103 requests" in report and "MISMATCH" not in report
+    assert "in replica region eu-west-1" in report and "no copy of the table there" in report
     assert reviews["prod"].isolation_failures == 0
 
 
@@ -117,3 +123,20 @@ def test_prod_review_shows_the_dax_path_roles_and_who_may_use_dax(reviews):
 
 def test_dev_review_says_dax_is_off(reviews):
     assert "DAX is off in this stack" in text(reviews["dev"]).split("## DAX")[1].split("## Roles")[0]
+
+
+def test_review_shows_every_replica_with_its_in_region_key_pitr_and_protection(reviews):  # K1, T16
+    report = text(reviews["prod"])
+    section = report.split("## Global tables")[1].split("## KMS key policies")[0]
+    for table in ("carts", "orders", "products"):
+        for region in ("us-west-2", "eu-west-1"):
+            assert f"| `ddb-blueprint-prod-{table}` | {region} | EVENTUAL | `tables-key-{region}` | on | on | yes |" in section
+    assert "Regional tables (global: false): `ddb-blueprint-prod-idempotency`, `ddb-blueprint-prod-sessions`." in section
+    assert "### `tables-key-eu-west-1`" in report  # the replica region's key policy is reviewed too
+    assert "None: every table lives in `us-east-1` only." in text(reviews["dev"])
+
+
+def test_review_sums_the_isolation_proof_per_region(reviews):
+    report = text(reviews["prod"])
+    assert "| us-west-2 | 22 of 22 |" in report and "| eu-west-1 | 22 of 22 |" in report
+    assert "(no copy) | 11 of 11 |" in report

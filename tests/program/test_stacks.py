@@ -67,7 +67,9 @@ def test_table_keys_indexes_ttl_and_streams_follow_the_model(plans):
     assert (carts["hashKey"], carts["rangeKey"]) == ("userId", "productId")
     assert carts["localSecondaryIndexes"] == [{"name": "byAddedAt", "projectionType": "KEYS_ONLY", "rangeKey": "addedAt"}]
     assert carts["ttl"] == {"attributeName": "expiresAt", "enabled": True}
-    assert "streamEnabled" not in carts
+    # carts declares no stream; as an EVENTUAL global table in prod it streams new and old images (T1).
+    assert (carts["streamEnabled"], carts["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES")
+    assert "streamEnabled" not in resource(plans["dev"], TABLE, "carts")["inputs"]
     products = resource(plan, TABLE, "products")["inputs"]
     assert products["globalSecondaryIndexes"][0]["keySchemas"] == [
         {"attributeName": "category", "keyType": "HASH"},
@@ -87,7 +89,9 @@ def test_physical_names_are_project_stack_table(plans):  # T12
 def test_tables_and_keys_are_protected_and_retained_outside_dev(plans, stack):  # T5
     plan = plans[stack]
     stateful = [r for r in plan["resources"] if r["type"] in (TABLE, KEY)]
-    assert len(stateful) == 7  # five tables, the tables' key and the ops key (logs, topics, queues)
+    replica_regions = {"staging": 1, "prod": 2}[stack]
+    # five tables, the tables' key in the home region and in each replica region (K1), the ops key
+    assert len(stateful) == 7 + replica_regions
     for r in stateful:
         assert r["options"]["protect"] and r["options"]["retainOnDelete"], r["urn"]
     for table in tables(plan).values():
@@ -130,7 +134,7 @@ def test_provisioned_table_autoscales_table_and_index_and_ignores_capacity_drift
     ]
     for target in targets.values():
         assert products["urn"] in target["options"]["dependsOn"]
-    assert len([r for r in plan["resources"] if r["type"] == "aws:appautoscaling/policy:Policy"]) == 4
+    assert len([r for r in plan["resources"] if r["type"] == "aws:appautoscaling/policy:Policy" and "region" not in r["inputs"]]) == 4
 
 
 def test_on_demand_tables_ignore_no_changes_and_carry_their_ceilings(plans):
@@ -142,7 +146,13 @@ def test_on_demand_tables_ignore_no_changes_and_carry_their_ceilings(plans):
 
 def test_contributor_insights_only_where_configured(plans):
     insights = [r for r in plans["prod"]["resources"] if r["type"] == "aws:dynamodb/contributorInsights:ContributorInsights"]
-    assert sorted(r["name"] for r in insights) == ["products-byCategory-insights", "products-insights"]
+    home = [r for r in insights if "region" not in r["inputs"]]
+    assert sorted(r["name"] for r in home) == ["products-byCategory-insights", "products-insights"]
+    # and in each replica region of the table (T16: the replica block has no insights setting)
+    assert sorted((r["inputs"]["region"], r["name"]) for r in insights if r not in home) == [
+        ("eu-west-1", "products-eu-west-1-byCategory-insights"), ("eu-west-1", "products-eu-west-1-insights"),
+        ("us-west-2", "products-us-west-2-byCategory-insights"), ("us-west-2", "products-us-west-2-insights"),
+    ]
     assert not [r for r in plans["dev"]["resources"] if r["type"].endswith("ContributorInsights")]
 
 
