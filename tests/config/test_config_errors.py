@@ -212,7 +212,7 @@ def test_provisioned_without_capacity_is_rejected(scratch):
 def test_provisioned_everywhere_lists_every_table_without_capacity(scratch):
     found = problems(scratch, {**BASE, "ddb-blueprint:billingMode": "PROVISIONED"})
     assert sorted(p.path for p in found) == [f"ddb-blueprint:tableOverrides.{t}.capacity"
-                                             for t in ("carts", "idempotency", "orders", "products", "sessions")]
+                                             for t in ("carts", "idempotency", "orders", "productSales", "products", "sessions")]
 
 
 def test_capacity_on_an_on_demand_table_is_rejected(scratch):

@@ -25,7 +25,7 @@ def of_type(plan, type_):
 
 def test_every_route_is_an_aws_integration_with_post_and_passthrough_never(plans):  # A1, A2
     integrations = [i for i in of_type(plans["prod"].plan, "aws:apigateway/integration:Integration") if i["inputs"]["type"] != "AWS_PROXY"]
-    assert len(integrations) == 8
+    assert len(integrations) == 9
     for i in integrations:
         inputs = i["inputs"]
         assert (inputs["type"], inputs["integrationHttpMethod"], inputs["passthroughBehavior"]) == ("AWS", "POST", "NEVER")
@@ -105,7 +105,8 @@ def test_integration_role_has_exactly_the_routes_actions(plans):
     actions = {(s["Sid"], tuple(s["Action"])) for s in json.loads(policy["inputs"]["policy"])["Statement"] if not s["Sid"].endswith("TableKey")}
     assert actions == {
         ("RouteDeleteCartItemItems", ("dynamodb:DeleteItem",)), ("RouteGetCartItems", ("dynamodb:Query",)),
-        ("RouteGetProductItems", ("dynamodb:GetItem",)), ("RouteListProductsItems", ("dynamodb:Query",)),
+        ("RouteGetProductItems", ("dynamodb:GetItem",)), ("RouteGetProductSalesItems", ("dynamodb:GetItem",)),
+        ("RouteListProductsItems", ("dynamodb:Query",)),
         ("RoutePatchCartItemItems", ("dynamodb:UpdateItem",)), ("RoutePutCartItemItems", ("dynamodb:PutItem",)),
     }
 

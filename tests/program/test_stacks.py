@@ -35,7 +35,7 @@ def tables(plan: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_model_table_is_created_once_per_stack(plans, stack):
-    assert sorted(tables(plans[stack])) == ["carts", "idempotency", "orders", "products", "sessions"]
+    assert sorted(tables(plans[stack])) == ["carts", "idempotency", "orders", "productSales", "products", "sessions"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -87,7 +87,7 @@ def test_physical_names_are_project_stack_table(plans):  # T12
 def test_tables_and_keys_are_protected_and_retained_outside_dev(plans, stack):  # T5
     plan = plans[stack]
     stateful = [r for r in plan["resources"] if r["type"] in (TABLE, KEY)]
-    assert len(stateful) == 7  # five tables, the tables' key and the ops key (logs, topics, queues)
+    assert len(stateful) == 8  # six tables, the tables' key and the ops key (logs, topics, queues)
     for r in stateful:
         assert r["options"]["protect"] and r["options"]["retainOnDelete"], r["urn"]
     for table in tables(plan).values():
