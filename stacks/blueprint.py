@@ -18,6 +18,8 @@ from .functions.component import Functions, FunctionsArgs
 from .config.runtime import PROJECT_ROOT
 from .api.component import Api, ApiArgs
 from .keys.component import OpsKey, TableKey, TableKeyArgs
+from .operations.component import Operations, OperationsArgs
+from .operations.spec import inventory
 from .tables.component import Table
 from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
@@ -66,8 +68,8 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         "kmsKeys": {settings.region: {"arn": key.key.arn, "alias": key.alias.name}},
         **access,
     }
-    ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
-        config.api.routes or config.functions.functions) else None
+    # The ops key also encrypts the alarm topic, which every stack has (its tables have alarms).
+    ops_key = _build_ops_key(config, identity.account_id, partition.partition)
     functions = None
     if config.functions.functions:
         functions = Functions(
@@ -88,7 +90,27 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         outputs["topics"] = {n: t.arn for n, t in functions.topics.items()}
     if config.api.routes or proxy_route_specs(config):
         outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles, ops_key, functions)
+    outputs["operations"] = _build_operations(config, ops_key)
     return outputs
+
+
+def _build_operations(config: BlueprintConfig, ops_key: OpsKey) -> dict[str, Any]:
+    """Alarms and the dashboard of everything the plan declares (spec.inventory lists it)."""
+    settings = config.settings
+    has_api = bool(config.api.routes or proxy_route_specs(config))
+    monitored = inventory(
+        project=config.project, stack=config.stack,
+        tables={name: sorted(table.globalIndexes) for name, table in config.tables.items()},
+        functions={name: fn.stream is not None for name, fn in config.functions.functions.items()},
+        api=(api_name(config.project, config.stack, config.api.name), STAGE_NAME) if has_api else None,
+    )
+    operations = Operations("operations", OperationsArgs(
+        project=config.project, stack=config.stack, region=settings.region, resources=monitored,
+        settings=settings.alarms, ops_key_arn=ops_key.key.arn,
+        tags={**settings.tags, **standard_tags(config.project, config.stack)},
+    ))
+    return {"alarmTopicArn": operations.topic.arn, "dashboard": operations.dashboard.dashboard_name,
+            "alarms": sorted(operations.alarms)}
 
 
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:

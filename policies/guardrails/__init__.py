@@ -12,6 +12,7 @@ from .dynamodb import DYNAMODB_POLICIES
 from .functions import FUNCTION_POLICIES
 from .iam import IAM_POLICIES
 from .kms import KMS_POLICIES
+from .operations import OPERATIONS_POLICIES
 from .protection import PROTECTION_POLICIES
 
 PACK_NAME = "ddb-blueprint-guardrails"
@@ -20,6 +21,6 @@ PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
 # API_POLICIES stay last (tests/policies/test_guardrail_api.py reads them from the end).
 POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *FUNCTION_POLICIES,
-                          *API_POLICIES]
+                          *OPERATIONS_POLICIES, *API_POLICIES]
 
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]

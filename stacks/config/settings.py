@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from ..access.model import ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
+from ..operations.model import AlarmSettings
 from ..tables.model import BillingMode, TableClass, TableOverride
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
 
@@ -46,6 +47,7 @@ class StackSettings(Strict):
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str
     lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+    alarms: AlarmSettings
 
     @field_validator("functionLogRetentionDays")
     @classmethod
