@@ -125,6 +125,41 @@ def _local(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    """Exit 0: every step as expected; 1: a step misbehaved (named, with what was expected); 2: bad input."""
+    import json
+    import uuid
+
+    from .local.api_plan import load_api
+    from .local.runtime import LocalRuntime, LocalRuntimeError
+    from .offline.preview import PreviewError, preview
+    from .operations.smoke import Smoke, SmokeFailure, deployed_target, local_target
+
+    build = Path(args.out)
+    try:
+        if args.outputs is None:
+            with LocalRuntime(PROJECT_ROOT, args.stack, build) as runtime:
+                print(f"smoke test of the local runtime of {args.stack} at {runtime.url}")
+                Smoke(local_target(runtime, settle_seconds=args.settle if args.settle is not None else 20.0)).run()
+        else:
+            text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+            outputs = json.loads(text)
+            api = load_api(preview(PROJECT_ROOT, args.stack, build).plan)
+            routes = {(r.method, r.path) for r in api.routes} if api is not None else set()
+            run_id = uuid.uuid4().hex[:8]  # names the smoke's test data, users, app client and queue
+            target = deployed_target(outputs, routes, run_id, settle_seconds=args.settle if args.settle is not None else 300.0)
+            print(f"smoke test of the deployed stack {args.stack} at {target.url}")
+            Smoke(target, run_id=run_id).run()
+    except SmokeFailure as failure:
+        print(f"error: smoke test failed at {failure}", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    except (OSError, ValueError, KeyError, PreviewError, LocalRuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print("smoke test passed; everything it created was removed")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -182,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
         cmd.add_argument("--token", metavar="USER", help="print a local ID token for USER and exit")
         cmd.set_defaults(run=_local, tour=name == "tour")
+    cmd = commands.add_parser("smoke", help="check a running stack end to end with its own test users and data (local runtime by default)")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` of the deployed stack (a file, or - for stdin); "
+                                                       "without it, the stack's local runtime is checked")
+    cmd.add_argument("--settle", type=float, metavar="SECONDS", help="how long eventually consistent answers are awaited "
+                                                                     "(default 300 deployed: KMS alias authorization, 20 local)")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
+    cmd.set_defaults(run=_smoke)
     cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
