@@ -160,6 +160,54 @@ def _smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """Exit 0: every message replayed (or none waiting); 1: some left in the queue (listed); 2: bad input."""
+    import json
+
+    from .naming import function_name
+    from .offline.preview import PreviewError, preview
+    from .operations.replay import lambda_invoker, replay
+
+    try:
+        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+        outputs = json.loads(text)
+        plan = preview(PROJECT_ROOT, args.stack, Path(args.out)).plan
+        mapping = stream_mapping(plan, function_name(plan["project"], args.stack, args.function))
+        arn = outputs["functions"][args.function]
+        region = outputs["region"]
+    except (OSError, ValueError, KeyError, PreviewError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    sqs = session.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{function_name(plan['project'], args.stack, args.function)}-failures")["QueueUrl"]
+    report = replay(sqs=sqs, streams=session.client("dynamodbstreams"), queue_url=queue_url,
+                    invoke=lambda_invoker(session.client("lambda"), arn), filters=mapping["filters"], batch_size=mapping["batchSize"])
+    print(report.render())
+    return EXIT_GUARDRAILS if report.failed else 0
+
+
+def stream_mapping(plan: dict, physical_function: str) -> dict:
+    """The filters and batch size of the stream mapping that invokes a function, from the plan."""
+    import json
+
+    functions = {r["urn"]: r for r in plan["resources"] if r["type"] == "aws:lambda/function:Function"}
+    streamed = {}
+    for r in plan["resources"]:
+        if r["type"] == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            for urn in r["propertyDependencies"].get("functionName", []):
+                if urn in functions:
+                    streamed[functions[urn]["inputs"]["name"]] = r["inputs"]
+    if physical_function not in streamed:
+        names = ", ".join(sorted(n.rsplit("-", 1)[-1] for n in streamed)) or "none"
+        raise KeyError(f"{physical_function} is not invoked by a stream; functions with a failure queue: {names}")
+    inputs = streamed[physical_function]
+    return {"filters": [json.loads(f["pattern"]) for f in (inputs.get("filterCriteria") or {}).get("filters", [])],
+            "batchSize": int(inputs.get("batchSize", 100))}
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -225,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                                      "(default 300 deployed: KMS alias authorization, 20 local)")
     cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
     cmd.set_defaults(run=_smoke)
+    cmd = commands.add_parser("replay", help="replay the stream records behind a function's failure-queue messages; delete each only on success")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("function", help="the stream function (e.g. orderStats)")
+    cmd.add_argument("--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the deployed stack (a file, or - for stdin)")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
+    cmd.set_defaults(run=_replay)
     cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")
