@@ -164,6 +164,89 @@ def _local(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    """Exit 0: every step as expected; 1: a step misbehaved (named, with what was expected); 2: bad input."""
+    import json
+    import uuid
+
+    from .local.api_plan import load_api
+    from .local.runtime import LocalRuntime, LocalRuntimeError
+    from .offline.preview import PreviewError, preview
+    from .operations.smoke import Smoke, SmokeFailure, deployed_target, local_target
+
+    build = Path(args.out)
+    try:
+        if args.outputs is None:
+            with LocalRuntime(PROJECT_ROOT, args.stack, build) as runtime:
+                print(f"smoke test of the local runtime of {args.stack} at {runtime.url}")
+                Smoke(local_target(runtime, settle_seconds=args.settle if args.settle is not None else 20.0)).run()
+        else:
+            text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+            outputs = json.loads(text)
+            api = load_api(preview(PROJECT_ROOT, args.stack, build).plan)
+            routes = {(r.method, r.path) for r in api.routes} if api is not None else set()
+            run_id = uuid.uuid4().hex[:8]  # names the smoke's test data, users, app client and queue
+            target = deployed_target(outputs, routes, run_id, settle_seconds=args.settle if args.settle is not None else 300.0)
+            print(f"smoke test of the deployed stack {args.stack} at {target.url}")
+            Smoke(target, run_id=run_id).run()
+    except SmokeFailure as failure:
+        print(f"error: smoke test failed at {failure}", file=sys.stderr)
+        return EXIT_GUARDRAILS
+    except (OSError, ValueError, KeyError, PreviewError, LocalRuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print("smoke test passed; everything it created was removed")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Exit 0: every message replayed (or none waiting); 1: some left in the queue (listed); 2: bad input."""
+    import json
+
+    from .naming import function_name
+    from .offline.preview import PreviewError, preview
+    from .operations.replay import lambda_invoker, replay
+
+    try:
+        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text()
+        outputs = json.loads(text)
+        plan = preview(PROJECT_ROOT, args.stack, Path(args.out)).plan
+        mapping = stream_mapping(plan, function_name(plan["project"], args.stack, args.function))
+        arn = outputs["functions"][args.function]
+        region = outputs["region"]
+    except (OSError, ValueError, KeyError, PreviewError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    sqs = session.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{function_name(plan['project'], args.stack, args.function)}-failures")["QueueUrl"]
+    report = replay(sqs=sqs, streams=session.client("dynamodbstreams"), queue_url=queue_url,
+                    invoke=lambda_invoker(session.client("lambda"), arn), filters=mapping["filters"], batch_size=mapping["batchSize"])
+    print(report.render())
+    return EXIT_GUARDRAILS if report.failed else 0
+
+
+def stream_mapping(plan: dict, physical_function: str) -> dict:
+    """The filters and batch size of the stream mapping that invokes a function, from the plan."""
+    import json
+
+    functions = {r["urn"]: r for r in plan["resources"] if r["type"] == "aws:lambda/function:Function"}
+    streamed = {}
+    for r in plan["resources"]:
+        if r["type"] == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            for urn in r["propertyDependencies"].get("functionName", []):
+                if urn in functions:
+                    streamed[functions[urn]["inputs"]["name"]] = r["inputs"]
+    if physical_function not in streamed:
+        names = ", ".join(sorted(n.rsplit("-", 1)[-1] for n in streamed)) or "none"
+        raise KeyError(f"{physical_function} is not invoked by a stream; functions with a failure queue: {names}")
+    inputs = streamed[physical_function]
+    return {"filters": [json.loads(f["pattern"]) for f in (inputs.get("filterCriteria") or {}).get("filters", [])],
+            "batchSize": int(inputs.get("batchSize", 100))}
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -281,6 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
         cmd.add_argument("--token", metavar="USER", help="print a local ID token for USER and exit")
         cmd.set_defaults(run=_local, tour=name == "tour")
+    cmd = commands.add_parser("smoke", help="check a running stack end to end with its own test users and data (local runtime by default)")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` of the deployed stack (a file, or - for stdin); "
+                                                       "without it, the stack's local runtime is checked")
+    cmd.add_argument("--settle", type=float, metavar="SECONDS", help="how long eventually consistent answers are awaited "
+                                                                     "(default 300 deployed: KMS alias authorization, 20 local)")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
+    cmd.set_defaults(run=_smoke)
+    cmd = commands.add_parser("replay", help="replay the stream records behind a function's failure-queue messages; delete each only on success")
+    cmd.add_argument("stack", help="stack name: dev, staging or prod")
+    cmd.add_argument("function", help="the stream function (e.g. orderStats)")
+    cmd.add_argument("--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the deployed stack (a file, or - for stdin)")
+    cmd.add_argument("--out", default=str(PROJECT_ROOT / "build"), help="build directory (default: build/)")
+    cmd.set_defaults(run=_replay)
     cmd = commands.add_parser("diff", help="changes between two plans; exit 1 if a table or key would be replaced or deleted, a replica removed or recreated, or a replica change AWS refuses")
     cmd.add_argument("before", help="plan.json before the change (e.g. from main)")
     cmd.add_argument("after", help="plan.json after the change")

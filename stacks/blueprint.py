@@ -21,6 +21,8 @@ from .api.component import Api, ApiArgs
 from .outputs.component import OutputParameters
 from .outputs.contract import CONTRACT_VERSION, parameter_prefix
 from .keys.component import OpsKey, TableKey, TableKeyArgs
+from .operations.component import Operations, OperationsArgs
+from .operations.spec import inventory
 from .tables.component import Table
 from .config.loader import BlueprintConfig
 from .naming import api_name, cognito_name, key_alias_name, ops_key_alias_name, role_name, standard_tags
@@ -78,8 +80,8 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                     **{r: {"arn": k.key.arn, "alias": k.alias.name} for r, k in replica_keys.items()}},
         **access,
     }
-    ops_key = _build_ops_key(config, identity.account_id, partition.partition) if (
-        config.api.routes or config.functions.functions or settings.dax.enabled) else None
+    # The ops key also encrypts the alarm topic, which every stack has (its tables have alarms).
+    ops_key = _build_ops_key(config, identity.account_id, partition.partition)
     dax = _build_dax(config, identity.account_id, partition.partition, ops_key) if settings.dax.enabled else None
     if dax is not None:
         outputs["dax"] = dax_outputs(*dax)
@@ -105,6 +107,7 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
         outputs["topics"] = {n: t.arn for n, t in functions.topics.items()}
     if config.api.routes or proxy_route_specs(config):
         outputs["api"] = _build_api(config, identity.account_id, partition.partition, app_identity, roles, ops_key, functions)
+    outputs["operations"] = _build_operations(config, ops_key)
     outputs["contractVersion"] = CONTRACT_VERSION
     if settings.outputParameters:
         prefix = parameter_prefix(config.project, config.stack)
@@ -112,6 +115,27 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
                          {**settings.tags, **standard_tags(config.project, config.stack)})
         outputs["parameters"] = {"prefix": prefix}
     return outputs
+
+
+def _build_operations(config: BlueprintConfig, ops_key: OpsKey) -> dict[str, Any]:
+    """Alarms and the dashboard of everything the plan declares (spec.inventory lists it)."""
+    settings = config.settings
+    has_api = bool(config.api.routes or proxy_route_specs(config))
+    monitored = inventory(
+        project=config.project, stack=config.stack,
+        tables={name: sorted(table.globalIndexes) for name, table in config.tables.items()},
+        functions={name: fn.stream is not None for name, fn in config.functions.functions.items()},
+        api=(api_name(config.project, config.stack, config.api.name), STAGE_NAME) if has_api else None,
+        replicas={name: list(settings.replicaRegions) for name, table in config.tables.items() if table.is_global},
+        dax_clusters=[settings.dax.clusterName] if settings.dax.enabled else [],
+    )
+    operations = Operations("operations", OperationsArgs(
+        project=config.project, stack=config.stack, region=settings.region, resources=monitored,
+        settings=settings.alarms, ops_key_arn=ops_key.key.arn,
+        tags={**settings.tags, **standard_tags(config.project, config.stack)},
+    ))
+    return {"alarmTopicArn": operations.topic.arn, "dashboard": operations.dashboard.dashboard_name,
+            "alarms": sorted(operations.alarms)}
 
 
 def _build_dax(config: BlueprintConfig, account_id: Any, partition: Any, ops_key: Any) -> tuple[DaxCluster, DaxNetwork]:

@@ -1,10 +1,11 @@
-"""orders stream -> pre-computed sales counters (`unitsSold` on each product), exactly once.
+"""orders stream -> pre-computed sales counters (`unitsSold` per product in productSales), exactly once.
 
 Entry point `handler.lambda_handler`, invoked by the event source mapping on the `orders` table's
 stream with `ReportBatchItemFailures` (GOTCHAS L1).
 
 Configuration (environment, set by the stack; a missing variable fails the cold start):
-    PRODUCTS_TABLE           products table (partition key productId): `unitsSold` is ADDed there
+    PRODUCTS_TABLE           products table (partition key productId): only condition-checked, never written
+    SALES_TABLE              productSales table (partition key productId): `unitsSold` is ADDed there
     IDEMPOTENCY_TABLE        idempotency table (partition key `id` S, TTL `expiration`): markers
     POWERTOOLS_SERVICE_NAME  Logger/Tracer service name
     LOG_LEVEL                Logger level
@@ -16,7 +17,7 @@ What is counted
     order record; it does not un-sell it. Returns and cancellations, if they should be counted,
     are counters of their own kept from a status change, not an undo of this one.
     Each line {productId S, quantity N, price N} of NEW_IMAGE.items adds quantity to the product's
-    `unitsSold` (ADD, atomic). Lines of the same product are summed first: a transaction may not
+    `unitsSold` item in productSales (ADD, atomic). Lines of the same product are summed first: a transaction may not
     touch one item twice. A quantity that is not a whole number >= 1 fails the record (poison: after
     the mapping's retries it lands in the failure queue).
 
@@ -34,13 +35,22 @@ Exactly once under redelivery (GOTCHAS L5)
     without a transaction (a cancelled 100-item transaction still costs its capacity and latency).
     Only records whose marker is known to exist are remembered, so skipping them is always right;
     the markers stay the authority for cold environments and replays.
-    Every ADD carries `attribute_exists(productId)`, so a counter never creates a stub product. An
-    order line whose product no longer exists (deleted after the order was placed) is left out and
-    logged (cancellation reason ConditionalCheckFailed on its Update): the transaction is retried
-    without it, with the same marker, and the other lines are counted.
+    Each ADD comes with a ConditionCheck `attribute_exists(productId)` on the product in the catalogue,
+    so no product that is gone gets a counter. An order line whose product no longer exists (deleted
+    after the order was placed) is left out and logged (cancellation reason ConditionalCheckFailed on
+    its ConditionCheck): the transaction is retried without it, with the same marker, and the other
+    lines are counted.
 
-More than 99 products in one order (a transaction takes at most 100 items, one is the marker)
-    The order's distinct products, sorted by productId, are split into parts of at most 99; part i
+Why a table of their own (issue 14)
+    The counters used to live on the product items. Every ADD then changed a product, which put a
+    record on the products stream and invoked productEvents, which published nothing for it (a
+    stream filter cannot compare old and new images). productSales has no stream: counting wakes
+    nothing. A ConditionCheck writes nothing, so the products stream does not see it either.
+    (bench/counter_invocations_bench.py measures productEvents invocations per 1,000 orders.)
+
+More than 49 products in one order (a transaction takes at most 100 items: the marker, and per
+product its ConditionCheck and its Update)
+    The order's distinct products, sorted by productId, are split into parts of at most 49; part i
     of n has its own marker "order-stats#<eventID>#<i>/<n>" and its own transaction. The split is a
     function of the record alone, so every redelivery produces the same parts and markers: parts
     already counted are skipped, the others counted, each exactly once. While parts are pending,
@@ -76,6 +86,7 @@ def _required_env(name: str) -> str:
 
 
 PRODUCTS_TABLE = _required_env("PRODUCTS_TABLE")
+SALES_TABLE = _required_env("SALES_TABLE")
 IDEMPOTENCY_TABLE = _required_env("IDEMPOTENCY_TABLE")
 
 # Lambda event filter patterns of this function's event source mapping (the stack declares the same
@@ -85,7 +96,7 @@ FILTER_PATTERNS: list[dict[str, Any]] = [{"eventName": ["INSERT"]}]
 MARKER_PREFIX = "order-stats#"
 MARKER_TTL_SECONDS = 7 * 24 * 3600
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems
-MAX_PRODUCTS_PER_TRANSACTION = MAX_TRANSACTION_ITEMS - 1  # one item is the marker
+MAX_PRODUCTS_PER_TRANSACTION = (MAX_TRANSACTION_ITEMS - 1) // 2  # the marker, then a check and an ADD per product
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailed"
 REMEMBERED_RECORDS = 10_000  # counted eventIDs kept per execution environment
 
@@ -139,7 +150,7 @@ def units_by_product(new_image: dict[str, Any]) -> dict[str, int]:
 
 
 def transaction_parts(event_id: str, units: dict[str, int]) -> list[Part]:
-    """The record's transactions: one (marker order-stats#<eventID>) unless more than 99 products."""
+    """The record's transactions: one (marker order-stats#<eventID>) unless more than 49 products."""
     lines = sorted(units.items())
     chunks = [tuple(lines[i : i + MAX_PRODUCTS_PER_TRANSACTION]) for i in range(0, len(lines), MAX_PRODUCTS_PER_TRANSACTION)]
     if len(chunks) <= 1:
@@ -156,20 +167,27 @@ def transact_items(part: Part, expiration: int) -> list[dict[str, Any]]:
             "ExpressionAttributeNames": {"#id": "id"},
         }
     }
-    counters = [
-        {
-            "Update": {
+    counters: list[dict[str, Any]] = []
+    for product_id, quantity in part.units:
+        counters.append({
+            "ConditionCheck": {
                 "TableName": PRODUCTS_TABLE,
                 "Key": {"productId": {"S": product_id}},
-                "UpdateExpression": "ADD #units :quantity",
                 "ConditionExpression": "attribute_exists(#key)",
-                "ExpressionAttributeNames": {"#units": "unitsSold", "#key": "productId"},
+                "ExpressionAttributeNames": {"#key": "productId"},
+            }
+        })
+        counters.append({
+            "Update": {
+                "TableName": SALES_TABLE,
+                "Key": {"productId": {"S": product_id}},
+                "UpdateExpression": "ADD #units :quantity",
+                "ExpressionAttributeNames": {"#units": "unitsSold"},
                 "ExpressionAttributeValues": {":quantity": {"N": str(quantity)}},
             }
-        }
-        for product_id, quantity in part.units
-    ]
-    return [marker, *counters]  # the marker first: its cancellation reason is reasons[0]
+        })
+    # The marker first: its cancellation reason is reasons[0]; product k's check is reasons[1 + 2k].
+    return [marker, *counters]
 
 
 def _reason(reasons: list[dict[str, Any]], index: int) -> Optional[str]:
@@ -192,8 +210,10 @@ def count_part(part: Part, now: Optional[float] = None) -> str:
             reasons = error.response.get("CancellationReasons") or []
             if _reason(reasons, 0) == CONDITIONAL_CHECK_FAILED:
                 return "already counted"
-            missing = {pid for i, (pid, _) in enumerate(units, start=1) if _reason(reasons, i) == CONDITIONAL_CHECK_FAILED}
-            others = [_reason(reasons, i) for i in range(len(reasons)) if _reason(reasons, i) not in (None, CONDITIONAL_CHECK_FAILED)]
+            checks = {1 + 2 * k for k in range(len(units))}
+            missing = {pid for k, (pid, _) in enumerate(units) if _reason(reasons, 1 + 2 * k) == CONDITIONAL_CHECK_FAILED}
+            others = [_reason(reasons, i) for i in range(len(reasons))
+                      if _reason(reasons, i) is not None and not (i in checks and _reason(reasons, i) == CONDITIONAL_CHECK_FAILED)]
             if not missing or others:
                 raise
             logger.warning("products no longer exist; their units are not counted", extra={"marker": part.marker_id, "productIds": sorted(missing)})

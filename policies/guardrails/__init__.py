@@ -7,6 +7,7 @@ the pack runs in its own virtualenv. Importing never constructs a PolicyPack (GO
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from .alarms import ALARM_POLICIES
 from .api import API_POLICIES
 from .dax import DAX_POLICIES
 from .dynamodb import DYNAMODB_POLICIES
@@ -22,6 +23,6 @@ PACK_ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 
 # API_POLICIES stay last (tests/policies/test_guardrail_api.py reads them from the end).
 POLICIES: list[Policy] = [*DYNAMODB_POLICIES, *KMS_POLICIES, *PROTECTION_POLICIES, *IAM_POLICIES, *FUNCTION_POLICIES,
-                          *OPERATIONS_POLICIES, *DAX_POLICIES, *API_POLICIES]
+                          *OPERATIONS_POLICIES, *ALARM_POLICIES, *DAX_POLICIES, *API_POLICIES]
 
 __all__ = ["PACK_ENFORCEMENT_LEVEL", "PACK_NAME", "POLICIES"]

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from ..access.model import CognitoEmail, ExistingUserPool, MfaMode
 from ..api.model import ApiThrottle
 from ..dax.model import DaxSettings
+from ..operations.model import AlarmSettings
 from ..tables.model import BillingMode, TableClass, TableOverride
 from ..replication.model import ConsistencyMode
 from .base import IAM_PRINCIPAL_ARN, LOG_RETENTION_DAYS, Strict
@@ -55,6 +56,7 @@ class StackSettings(Strict):
     replicaRegions: list[str] = []
     replicaConsistency: ConsistencyMode = "EVENTUAL"
     witnessRegion: str = ""
+    alarms: AlarmSettings
 
     @field_validator("functionLogRetentionDays")
     @classmethod

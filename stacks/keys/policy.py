@@ -219,6 +219,21 @@ def ops_key_policy(partition: str, account_id: str, region: str, admin_arns: Seq
             },
         }
     )
+    # The alarm topic is encrypted with this key: CloudWatch publishes alarm notifications to it
+    # only with these rights (fact K10), for this account's alarms only (confused deputy, I8).
+    statements.append(
+        {
+            "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        }
+    )
     # DescribeKey carries no encryption context, so it cannot share the statement above.
     statements.append(
         {

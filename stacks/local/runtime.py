@@ -304,6 +304,8 @@ class LocalRuntime:
                 continue
             if r["type"] == "aws:sns/topic:Topic":
                 topic = self.topics[r["urn"]] = sns.create_topic(Name=r["inputs"]["name"])["TopicArn"]
+                if "ddb-blueprint:index:Operations$" in r["urn"]:
+                    continue  # the alarm topic: nothing publishes to it locally (no CloudWatch alarms here)
                 # Local only: a queue subscribed to each topic, standing in for the other services.
                 observer = sqs.create_queue(QueueName=f"local-observer-{r['inputs']['name']}")["QueueUrl"]
                 arn = sqs.get_queue_attributes(QueueUrl=observer, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -97,13 +97,13 @@ def test_every_route_is_one_operation_with_its_method_path_and_id(doc, config):
         for method, op in item.items()
     }
     assert found == {rid: (r.method, r.path) for rid, r in config.api.routes.items()}
-    assert len(found) == 8
+    assert len(found) == 9
 
 
 def test_operations_are_tagged_by_table(doc, config):
     for route_id, route in config.api.routes.items():
         assert operation(doc, config, route_id)["tags"] == [route.table]
-    assert [t["name"] for t in doc["tags"]] == ["carts", "orders", "products"]
+    assert [t["name"] for t in doc["tags"]] == ["carts", "orders", "productSales", "products"]
     assert doc["tags"][0]["description"] == config.tables["carts"].description
 
 
@@ -266,7 +266,7 @@ def test_success_statuses_and_shapes(doc, config):
     codes = {rid: sorted(c for c in operation(doc, config, rid)["responses"] if c.startswith("2"))
              for rid in config.api.routes}
     assert codes == {
-        "getProduct": ["200"], "listProducts": ["200"], "getCart": ["200"], "putCartItem": ["201"],
+        "getProduct": ["200"], "getProductSales": ["200"], "listProducts": ["200"], "getCart": ["200"], "putCartItem": ["201"],
         "patchCartItem": ["200"], "deleteCartItem": ["204"], "listOrders": ["200"], "getOrder": ["200"],
     }
     assert "content" not in operation(doc, config, "deleteCartItem")["responses"]["204"]
@@ -284,7 +284,8 @@ def test_example_answers_validate_against_the_response_schemas(doc, config):
     # What the templates write: every field present, null when the item lacks the attribute.
     examples = {
         "getProduct": {"productId": "p1", "name": "Mug", "category": "kitchen", "price": 12.5,
-                       "currency": "EUR", "stock": 3, "unitsSold": None, "description": None},
+                       "currency": "EUR", "stock": 3, "description": None},
+        "getProductSales": {"productId": "p1", "unitsSold": 7},
         "listProducts": {"items": [{"productId": "p1", "name": "Mug", "category": "kitchen", "price": 12.5,
                                     "currency": None}], "nextToken": "bXVn.cDE="},
         "getCart": {"items": []},
@@ -305,6 +306,7 @@ def test_example_answers_validate_against_the_response_schemas(doc, config):
 
 EXPECTED_ERRORS = {
     "getProduct": {"404"},
+    "getProductSales": {"404"},
     "listProducts": set(),
     "getCart": set(),
     "putCartItem": {"409", "415"},

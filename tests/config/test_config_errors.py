@@ -212,7 +212,7 @@ def test_provisioned_without_capacity_is_rejected(scratch):
 def test_provisioned_everywhere_lists_every_table_without_capacity(scratch):
     found = problems(scratch, {**BASE, "ddb-blueprint:billingMode": "PROVISIONED"})
     assert sorted(p.path for p in found) == [f"ddb-blueprint:tableOverrides.{t}.capacity"
-                                             for t in ("carts", "idempotency", "orders", "products", "sessions")]
+                                             for t in ("carts", "idempotency", "orders", "productSales", "products", "sessions")]
 
 
 def test_capacity_on_an_on_demand_table_is_rejected(scratch):
@@ -265,3 +265,22 @@ def test_missing_stack_file_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "stacks", "preview", "qa"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
     assert "no stack file Pulumi.qa.yaml" in result.stderr and "dev, prod, staging" in result.stderr
+
+
+def test_an_alarm_subscription_that_is_not_an_email_address_is_located(scratch):
+    found = problems(scratch, {**BASE, "ddb-blueprint:alarms": {"subscriptions": [{"protocol": "email", "endpoint": "oncall"}]}})
+    [problem] = found
+    assert problem.file == "Pulumi.test.yaml" and problem.path == "ddb-blueprint:alarms.subscriptions[0]" and problem.line == 5
+    assert "not an email address" in problem.message
+
+
+def test_alarm_m_of_n_with_m_above_n_is_located(scratch):
+    found = problems(scratch, {**BASE, "ddb-blueprint:alarms": {"evaluationPeriods": 2, "datapointsToAlarm": 3}})
+    [problem] = found
+    assert problem.path.startswith("ddb-blueprint:alarms") and "exceeds evaluationPeriods" in problem.message
+
+
+def test_an_unknown_alarm_threshold_is_located_with_what_is_allowed(scratch):
+    found = problems(scratch, {**BASE, "ddb-blueprint:alarms": {"thresholds": {"lambdaErrors": 3}}})
+    [problem] = found
+    assert problem.path == "ddb-blueprint:alarms.thresholds.lambdaErrors", problem.render()

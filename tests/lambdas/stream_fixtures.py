@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"  # moto's stream records always say us-east-1
 ACCOUNT = "123456789012"
 PROJECT, STACK = "ddb-blueprint", "test"
-TABLES = {name: physical_table_name(PROJECT, STACK, name) for name in ("products", "orders", "idempotency")}
+TABLES = {name: physical_table_name(PROJECT, STACK, name) for name in ("products", "orders", "idempotency", "productSales")}
 RELEVANT_ATTRIBUTES = "name,category,price,currency,stock,description"
 # Never inherited from the developer's shell: they would send calls elsewhere or change behaviour.
 CLEARED = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS",
@@ -171,7 +171,8 @@ def function_environment(function: str, shop: Shop) -> dict[str, str]:
     if function == "product_events":
         return {**common, "TOPIC_ARN": shop.topic_arn, "IDEMPOTENCY_TABLE": TABLES["idempotency"],
                 "RELEVANT_ATTRIBUTES": RELEVANT_ATTRIBUTES}
-    return {**common, "PRODUCTS_TABLE": TABLES["products"], "IDEMPOTENCY_TABLE": TABLES["idempotency"]}
+    return {**common, "PRODUCTS_TABLE": TABLES["products"], "SALES_TABLE": TABLES["productSales"],
+            "IDEMPOTENCY_TABLE": TABLES["idempotency"]}
 
 
 def load_handler(function: str, monkeypatch, environment: dict[str, str]) -> ModuleType:

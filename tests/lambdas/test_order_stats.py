@@ -1,4 +1,4 @@
-"""lambdas/order_stats: new orders on the orders stream (moto's own) add units sold to products, once.
+"""lambdas/order_stats: new orders on the orders stream (moto's own) add units sold per product (productSales), once.
 
 Faults are injected at the AWS boundary only (a wrapper around the real DynamoDB client).
 """
@@ -33,9 +33,10 @@ def fn(shop, monkeypatch):  # noqa: F811
 def add_products(shop, *product_ids: str, units_sold: int | None = None) -> None:
     for product_id in product_ids:
         item = {"productId": {"S": product_id}, "name": {"S": product_id.title()}, "category": {"S": "tea"}}
-        if units_sold is not None:
-            item["unitsSold"] = {"N": str(units_sold)}
         shop.ddb.put_item(TableName=shop.table("products"), Item=item)
+        if units_sold is not None:
+            shop.ddb.put_item(TableName=shop.table("productSales"),
+                              Item={"productId": {"S": product_id}, "unitsSold": {"N": str(units_sold)}})
 
 
 def place_order(shop, user: str, order: str, lines: list[tuple[str, int]], status: str = "PLACED") -> None:
@@ -46,8 +47,8 @@ def place_order(shop, user: str, order: str, lines: list[tuple[str, int]], statu
 
 
 def units_sold(shop) -> dict[str, int]:
-    items = shop.ddb.scan(TableName=shop.table("products"), ConsistentRead=True)["Items"]
-    return {i["productId"]["S"]: int(i["unitsSold"]["N"]) for i in items if "unitsSold" in i}
+    items = shop.ddb.scan(TableName=shop.table("productSales"), ConsistentRead=True)["Items"]
+    return {i["productId"]["S"]: int(i["unitsSold"]["N"]) for i in items}
 
 
 def markers(shop) -> dict[str, int]:
@@ -181,21 +182,21 @@ def test_modified_and_removed_orders_are_ignored(shop, fn):
     assert [fn.count_order(r) for r in (modify, remove)] == ["ignored", "ignored"]
 
 
-def test_an_order_of_more_than_99_products_is_counted_in_parts_exactly_once(shop, fn, monkeypatch):
-    # GIVEN an order of 100 distinct products (one more than a transaction holds with its marker),
-    # the second part's first transaction failing
-    products = [f"p-{i:03d}" for i in range(100)]
+def test_an_order_of_more_than_49_products_is_counted_in_parts_exactly_once(shop, fn, monkeypatch):
+    # GIVEN an order of 50 distinct products (one more than a transaction holds with its marker and
+    # a check and an ADD per product), the second part's first transaction failing
+    products = [f"p-{i:03d}" for i in range(50)]
     add_products(shop, *products)
     place_order(shop, "u-1", "o-big", [(p, 2) for p in products])
     records = read_stream(shop, "orders")
     monkeypatch.setattr(fn, "dynamodb", FaultyDynamoDB(fn.dynamodb, before={2}))
-    # WHEN delivered: part 1 (99 products) commits, part 2 fails, so the record fails
+    # WHEN delivered: part 1 (49 products) commits, part 2 fails, so the record fails
     with pytest.raises(BatchProcessingError):
         invoke(fn, records)
-    assert len(units_sold(shop)) == 99
+    assert len(units_sold(shop)) == 49
     # ... and is redelivered
     assert invoke(fn, records) == {"batchItemFailures": []}
-    # THEN every product counted its 2 units once, under two markers (99 + 1 products)
+    # THEN every product counted its 2 units once, under two markers (49 + 1 products)
     assert units_sold(shop) == {p: 2 for p in products}
     event_id = records[0]["eventID"]
     assert set(markers(shop)) == {f"order-stats#{event_id}#1/2", f"order-stats#{event_id}#2/2"}
@@ -205,20 +206,35 @@ def test_parts_are_a_function_of_the_record_alone(fn):
     # GIVEN the same 250 products in two different line orders
     units = {f"p-{i:03d}": i % 7 + 1 for i in range(250)}
     shuffled = dict(sorted(units.items(), reverse=True))
-    # WHEN split  THEN the parts are identical: 99 + 99 + 52 products, each product in exactly one part
+    # WHEN split  THEN the parts are identical: 5 x 49 + 5 products, each product in exactly one part
     parts = fn.transaction_parts("e-1", units)
     assert parts == fn.transaction_parts("e-1", shuffled)
-    assert [len(p.units) for p in parts] == [99, 99, 52]
-    assert [p.marker_id for p in parts] == ["order-stats#e-1#1/3", "order-stats#e-1#2/3", "order-stats#e-1#3/3"]
+    assert [len(p.units) for p in parts] == [49, 49, 49, 49, 49, 5]
+    assert [p.marker_id for p in parts] == [f"order-stats#e-1#{i}/6" for i in range(1, 7)]
     assert dict(line for p in parts for line in p.units) == units
     assert all(len(fn.transact_items(p, 0)) <= fn.MAX_TRANSACTION_ITEMS for p in parts)
 
 
-def test_an_order_of_99_products_is_one_transaction(fn):
-    units = {f"p-{i:02d}": 1 for i in range(99)}
+def test_an_order_of_49_products_is_one_transaction(fn):
+    units = {f"p-{i:02d}": 1 for i in range(49)}
     [part] = fn.transaction_parts("e-1", units)
     assert part.marker_id == "order-stats#e-1"
-    assert len(fn.transact_items(part, 0)) == fn.MAX_TRANSACTION_ITEMS == 100
+    assert len(fn.transact_items(part, 0)) == 99 <= fn.MAX_TRANSACTION_ITEMS
+
+
+def test_counting_writes_no_product_so_the_products_stream_stays_silent(shop, fn):
+    # GIVEN two products (their creation is on the products stream) and an order of both
+    add_products(shop, "sencha", "mug")
+    before = read_stream(shop, "products")
+    place_order(shop, "u-1", "o-1", [("sencha", 2), ("mug", 1)])
+    # WHEN the order is counted
+    assert invoke(fn, read_stream(shop, "orders")) == {"batchItemFailures": []}
+    # THEN the counters moved, the product items did not: no new record on the products stream
+    # (productEvents is never invoked for a counter, issue 14)
+    assert units_sold(shop) == {"sencha": 2, "mug": 1}
+    assert [r["eventID"] for r in read_stream(shop, "products")] == [r["eventID"] for r in before]
+    item = shop.ddb.get_item(TableName=shop.table("products"), Key={"productId": {"S": "sencha"}})["Item"]
+    assert "unitsSold" not in item
 
 
 def test_a_line_of_a_deleted_product_is_left_out_and_never_creates_the_product(shop, fn):
@@ -228,7 +244,7 @@ def test_a_line_of_a_deleted_product_is_left_out_and_never_creates_the_product(s
     shop.ddb.delete_item(TableName=shop.table("products"), Key={"productId": {"S": "gone"}})
     # WHEN the order is delivered
     response = invoke(fn, read_stream(shop, "orders"))
-    # THEN the other line is counted, and no stub item appears for the deleted product
+    # THEN the other line is counted, and neither a counter nor a stub product appears for the deleted one
     assert response == {"batchItemFailures": []}
     assert units_sold(shop) == {"sencha": 2}
     assert "Item" not in shop.ddb.get_item(TableName=shop.table("products"), Key={"productId": {"S": "gone"}})

@@ -266,8 +266,8 @@ class SeededFaultyDynamoDB:
 
 
 def _units(shop) -> Counter:
-    items = shop.ddb.scan(TableName=shop.table("products"), ConsistentRead=True)["Items"]
-    return Counter({i["productId"]["S"]: int(i["unitsSold"]["N"]) for i in items if "unitsSold" in i})
+    items = shop.ddb.scan(TableName=shop.table("productSales"), ConsistentRead=True)["Items"]
+    return Counter({i["productId"]["S"]: int(i["unitsSold"]["N"]) for i in items})
 
 
 def _markers(shop) -> set[str]:

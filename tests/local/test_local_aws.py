@@ -253,7 +253,7 @@ def test_the_record_maps_logical_names_to_what_moto_created(stacks, ddb):
     # THEN physical name and ARN are moto's, and the record cannot be changed
     found = ddb.describe_table(TableName="ddb-blueprint-dev-products")["Table"]
     assert (table.name, table.arn) == ("ddb-blueprint-dev-products", found["TableArn"])
-    assert sorted(record.tables) == ["carts", "idempotency", "orders", "products", "sessions"]
+    assert sorted(record.tables) == ["carts", "idempotency", "orders", "productSales", "products", "sessions"]
     with pytest.raises(TypeError):
         record.tables["extra"] = table  # type: ignore[index]
 

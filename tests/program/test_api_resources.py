@@ -25,7 +25,7 @@ def of_type(plan, type_):
 
 def test_every_route_is_an_aws_integration_with_post_and_passthrough_never(plans):  # A1, A2
     integrations = [i for i in of_type(plans["prod"].plan, "aws:apigateway/integration:Integration") if i["inputs"]["type"] != "AWS_PROXY"]
-    assert len(integrations) == 6  # the two product read routes go through DAX in prod (test_dax_resources)
+    assert len(integrations) == 7  # the two product read routes go through DAX in prod (test_dax_resources); sales stays direct
     for i in integrations:
         inputs = i["inputs"]
         assert (inputs["type"], inputs["integrationHttpMethod"], inputs["passthroughBehavior"]) == ("AWS", "POST", "NEVER")
@@ -108,6 +108,7 @@ def test_integration_role_has_exactly_the_routes_actions(plans):
     assert actions == {
         ("RouteDeleteCartItemItems", ("dynamodb:DeleteItem",)), ("RouteGetCartItems", ("dynamodb:Query",)),
         # prod serves the product reads through DAX functions; cart PUT is a create-only UpdateItem (A10)
+        ("RouteGetProductSalesItems", ("dynamodb:GetItem",)),
         ("RoutePatchCartItemItems", ("dynamodb:UpdateItem",)), ("RoutePutCartItemItems", ("dynamodb:UpdateItem",)),
     }
 

@@ -34,7 +34,7 @@ def test_turning_pitr_off_is_explicit_and_fails_the_mandatory_guardrail(scratch,
     result = run_preview(scratch.root, "qa", tmp_path)
     assert result.returncode == 1
     assert "mandatory guardrail violation" in result.stderr
-    assert result.stdout.count("MANDATORY violation dynamodb-table-pitr") == 5  # one per table
+    assert result.stdout.count("MANDATORY violation dynamodb-table-pitr") == 6  # one per table
     assert (tmp_path / "qa" / "plan.json").exists()  # kept for review of what was refused
 
 

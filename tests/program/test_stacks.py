@@ -35,7 +35,7 @@ def tables(plan: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_model_table_is_created_once_per_stack(plans, stack):
-    assert sorted(tables(plans[stack])) == ["carts", "idempotency", "orders", "products", "sessions"]
+    assert sorted(tables(plans[stack])) == ["carts", "idempotency", "orders", "productSales", "products", "sessions"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -90,8 +90,8 @@ def test_tables_and_keys_are_protected_and_retained_outside_dev(plans, stack):  
     plan = plans[stack]
     stateful = [r for r in plan["resources"] if r["type"] in (TABLE, KEY)]
     replica_regions = {"staging": 1, "prod": 2}[stack]
-    # five tables, the tables' key in the home region and in each replica region (K1), the ops key
-    assert len(stateful) == 7 + replica_regions
+    # six tables, the tables' key in the home region and in each replica region (K1), the ops key
+    assert len(stateful) == 8 + replica_regions
     for r in stateful:
         assert r["options"]["protect"] and r["options"]["retainOnDelete"], r["urn"]
     for table in tables(plan).values():
