@@ -17,7 +17,8 @@ from typing import Any
 
 from ..api.model import Route, source_kind, source_name
 from ..api.rules import OPERATION_ACTION, cognito_principal
-from ..api.spec import API_PRINCIPAL, proxy_route_specs
+from ..api.rules import user_owned_tables
+from ..api.spec import API_PRINCIPAL, creates_items, proxy_route_specs
 from ..config.loader import BlueprintConfig
 from ..naming import physical_table_name, role_name
 
@@ -119,7 +120,7 @@ def _probe(config: BlueprintConfig, route_id: str, route: Route, gateway: Any, c
             own = call(OWNER)
             ok = attack.status == 200 and MARK not in text and MARK in own.body
             detail = f"{INTRUDER}'s list: {attack.status} without {OWNER}'s item; {OWNER}'s list has it"
-        elif route.operation == "PutItem":
+        elif route.operation == "PutItem" or creates_items(route):  # create-only PUT (PutItem or UpdateItem)
             ok = attack.status in (201, 400) and after == item
             detail = f"{INTRUDER} PUT on the same path: {attack.status}, writes only {INTRUDER}'s own row; {OWNER}'s row unchanged"
         elif route.operation == "UpdateItem":
@@ -185,12 +186,19 @@ def api_section(config: BlueprintConfig, plan: dict[str, Any], evidence: dict[st
         shown = "n/a (shared data)" if proof is None else (("PASS: " if proof.ok else "**FAIL**: ") + proof.detail)
         lines.append(f"| `{route.method} {route.path}` | {auth} | {credentials_text(config, route)} | "
                      f"`{OPERATION_ACTION[route.operation]}` on {target} | {guarantee_text(route)} | {shown} |")
+    owned = user_owned_tables(config.access)
     for spec in proxy_route_specs(config):
         fn = config.functions.functions[spec.function]
+        grants = [g for g in config.access.grants.values() if g.principal == fn.principal]
+        if any(g.table in owned for g in grants):
+            guarantee = ("the caller is the authorizer's `sub` claim in the event, never the body (lambdas/"
+                         f"{fn.code}) | tests/lambdas (`test_the_user_comes_from_the_claims_not_the_body`)")
+        else:
+            guarantee = ("no user-owned rows: every signed-in user gets the same shared data (lambdas/"
+                         f"{fn.code}) | n/a (shared data)")
         lines.append(f"| `{spec.method} {spec.path}` | Cognito user-pool authorizer (ID token) | the function `{spec.function}`'s role "
                      f"`{role_name(config.project, config.stack, fn.principal)}` | Lambda proxy; the function's grants (Roles) | "
-                     "the caller is the authorizer's `sub` claim in the event, never the body (lambdas/"
-                     f"{fn.code}) | tests/lambdas (`test_the_user_comes_from_the_claims_not_the_body`) |")
+                     f"{guarantee} |")
     lines.append("")
     settings = config.settings
     method_settings = (_find(plan, "aws:apigateway/methodSettings:MethodSettings") or [{"inputs": {}}])[0]["inputs"].get("settings", {})

@@ -141,8 +141,25 @@ def _lambda_permission(resource, field, plan):
     return None
 
 
+def _dax(resource, field, plan):
+    """The DAX cluster's service role and the network's flow-log role and DynamoDB endpoint."""
+    parent = _component(plan, resource.get("parent")).get("type")
+    kind = KIND_TRUST if field == "assumeRolePolicy" else KIND_RESOURCE if resource["type"].startswith("aws:ec2/") else KIND_IDENTITY
+    if parent == "ddb-blueprint:index:DaxCluster":
+        return (kind, "stacks/dax/component.py (the cluster) with stacks/dax/policies.py, from ddb-blueprint:dax",
+                "the DAX service role: trusted by dax.amazonaws.com (AWS documents no source conditions, D1/D13); reads the "
+                "cached tables and their indexes and the table key through DynamoDB; every DAX client inherits it (D3)")
+    if parent == "ddb-blueprint:index:DaxNetwork":
+        if resource["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            return (kind, "stacks/dax/component.py (the network), from ddb-blueprint:dax.network.create",
+                    "the VPC's DynamoDB gateway endpoint admits this account's calls to this stack's tables only (D6)")
+        return (kind, "stacks/dax/component.py (the network), from ddb-blueprint:dax.network.create",
+                "VPC flow logs write to their own log group (encrypted with the ops key), assumed by vpc-flow-logs for this account")
+    return None
+
+
 TRACES: tuple[Trace, ...] = (_access_role_trust, _access_role_policy, _invoke_policy, _function_runtime, _key_policy,
-                             _lambda_permission)
+                             _lambda_permission, _dax)
 
 
 def _guess_kind(resource: dict[str, Any], field: str) -> str:

@@ -88,6 +88,15 @@ def parameter_prefix(project: str, stack: str) -> str:
     return f"/{project}/{stack}/"
 
 
+def _joined(values: Any) -> Any:
+    """A comma-separated string; items known only after apply (Outputs) are joined once resolved."""
+    if any(hasattr(v, "apply") for v in values):
+        import pulumi
+
+        return pulumi.Output.all(*values).apply(lambda resolved: ",".join(str(v) for v in resolved))
+    return ",".join(str(v) for v in values)
+
+
 def parameter_values(prefix: str, outputs: dict[str, Any]) -> dict[str, Any]:
     """The SSM parameters for `outputs`: `<prefix><path/with/slashes>` -> value (String parameters).
 
@@ -102,7 +111,7 @@ def parameter_values(prefix: str, outputs: dict[str, Any]) -> dict[str, Any]:
                 walk(f"{path}/{key}" if path else key, value[key])
         elif isinstance(value, (list, tuple)):
             if value:
-                params[prefix + path] = ",".join(str(v) for v in value)
+                params[prefix + path] = _joined(value)
         elif value is not None:
             params[prefix + path] = value
 

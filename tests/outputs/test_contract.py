@@ -61,7 +61,7 @@ def test_deployed_outputs_conform(plans, stack):
 
 def test_outputs_include_functions_and_topics_for_event_consumers(plans):
     outputs = plans["prod"]["outputs"]
-    assert set(outputs["functions"]) == {"orderStats", "placeOrder", "productEvents"}
+    assert {"orderStats", "placeOrder", "productEvents"} <= set(outputs["functions"])
     assert set(outputs["topics"]) == {"productChanges"}
 
 
@@ -214,3 +214,12 @@ def test_stack_reference_example_in_the_readme_runs_against_the_contract(plans):
     assert set(json.loads(subscription["filterPolicy"])["eventType"]) <= documented  # the event contract's attribute
     policy = json.loads(mocks.created["aws:sqs/queuePolicy:QueuePolicy::product-changes"]["policy"])
     assert policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == topic
+
+
+
+def test_no_plan_value_is_an_outputs_str_warning(plans):
+    # A list output known only after apply (DAX subnet ids) becomes one SSM parameter once resolved,
+    # never the text of Output.__str__'s warning.
+    for stack, plan in plans.items():
+        text = json.dumps(plan)
+        assert "Calling __str__ on an Output" not in text, stack
