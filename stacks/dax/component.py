@@ -23,7 +23,7 @@ from ..access.model import AccessModel
 from .model import DaxSettings
 from .policies import service_permission_policy, service_trust_policy
 from .spec import (
-    ENDPOINT_ENCRYPTION, TLS_PORT, ClusterSpec, alarm_arguments, endpoint_url, flow_logs_policy, flow_logs_trust_policy,
+    ENDPOINT_ENCRYPTION, TLS_PORT, ClusterSpec, endpoint_url, flow_logs_policy, flow_logs_trust_policy,
     gateway_endpoint_policy, resource_prefix, subnet_cidrs,
 )
 
@@ -181,9 +181,7 @@ class DaxCluster(pulumi.ComponentResource):
         )
         # Alarms carry no action: CloudWatch could not publish to the KMS-encrypted topic without a key
         # policy grant to its service principal; route them to the team's paging from here.
-        for alarm in alarm_arguments(spec.cluster_name, spec.subnet_group_name):
-            aws.cloudwatch.MetricAlarm(f"{name}-alarm-{alarm['metric_name']}", **alarm, tags=args.tags,
-                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
+        # The cluster's alarms are the operations package's (stacks/operations, kind daxCluster): with actions.
         self.endpoint_url = self.cluster.cluster_address.apply(endpoint_url)
         self.register_outputs({"arn": self.cluster.arn, "endpointUrl": self.endpoint_url, "port": self.cluster.port})
 
