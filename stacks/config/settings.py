@@ -44,7 +44,8 @@ class StackSettings(Strict):
     functionLogRetentionDays: int
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str
-    lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+    # Python runtimes Lambda still creates functions with (facts L7); 3.14 is the newest.
+    lambdaRuntime: Literal["python3.11", "python3.12", "python3.13", "python3.14"]
 
     @field_validator("functionLogRetentionDays")
     @classmethod

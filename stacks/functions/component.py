@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from .model import ENV_REFERENCE, Function
 from ..naming import ops_key_alias_name
-from .packaging import package_function
+from .packaging import PackagingError, package_function
 
 TYPE = "ddb-blueprint:index:Functions"
 
@@ -118,7 +118,11 @@ class Functions(pulumi.ComponentResource):
         runtime_access = aws.iam.RolePolicy(
             f"{name}-{fn}-runtime", name="function-runtime", role=role.role.id,
             policy=pulumi.Output.json_dumps(runtime), opts=pulumi.ResourceOptions(parent=self))
-        package = package_function(args.root / "lambdas" / spec.code, args.build_dir / "functions", args.runtime)
+        try:
+            package = package_function(args.root / "lambdas" / spec.code, args.build_dir / "functions", args.runtime)
+        except PackagingError as exc:
+            # RunError ends `pulumi up` (and the offline preview) with this one message.
+            raise pulumi.RunError(f"ddb-blueprint:functions.{fn}: {exc}") from None
         function = aws.lambda_.Function(
             f"{name}-{fn}",
             name=physical,
