@@ -9,7 +9,8 @@ from pathlib import Path
 from .config.runtime import PROJECT_ROOT
 
 EXIT_GUARDRAILS = 1
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # configuration, usage or environment: nothing was approved
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it (128 + SIGINT)
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -177,8 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     cmd.set_defaults(run=_diff)
     cmd = commands.add_parser("docs", help="regenerate the config reference in README.md from Pulumi.yaml and the model")
     cmd.set_defaults(run=_docs)
-    args = parser.parse_args(argv)
-    return args.run(args)
+    args = parser.parse_args(argv)  # usage errors exit 2 with argparse's message
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one command; a user's mistake or the environment ends it with one line, never a traceback."""
+    from .config.errors import ConfigError
+    from .functions.packaging import PackagingError
+
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ConfigError as exc:
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return EXIT_CONFIG
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:  # an output directory that is a file, a full disk, a file without permission
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

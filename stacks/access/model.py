@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config.base import Strict
 
@@ -49,6 +49,14 @@ class Grant(Strict):
         default=[], description="Readable/writable attributes only (key attributes are added); no whole-item writes."
     )
     reason: str = Field(min_length=1, description="Why the principal needs this (shown next to each statement).")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_says_something(cls, reason: str) -> str:
+        # The security review shows it next to every statement; blank text approves nothing.
+        if not reason.strip():
+            raise ValueError("must say why the principal needs this access (not only whitespace)")
+        return reason
 
 
 class AccessModel(Strict):

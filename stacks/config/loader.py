@@ -20,7 +20,7 @@ from ..tables import rules
 from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
-from ..functions.model import Functions, FunctionsModel, functions_findings
+from ..functions.model import Functions, FunctionsModel, concurrency_findings, functions_findings
 from ..api.rules import api_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
@@ -81,6 +81,37 @@ class _Reporter:
         self.problems.append(Problem(file, shown, message, line))
 
 
+def encrypted_path(raw: str) -> Optional[str]:
+    """Where a still-encrypted `{secure: ...}` sits in a config value ("" for the whole value), or None.
+
+    The Pulumi CLI decrypts secrets before the program runs; one that arrives encrypted means the
+    config was read without the CLI (the offline tools).
+    """
+    if "secure" not in raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if found:
+            return
+        if isinstance(node, dict):
+            if set(node) == {"secure"} and isinstance(node["secure"], str):
+                found.append(path)
+                return
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    walk(value, "")
+    return found[0] if found else None
+
+
 def _decode(raw: str, declared_type: Optional[str]) -> tuple[bool, Any, str]:
     """Turn one CLI string back into a value of the declared Pulumi type: (ok, value, why-not)."""
     if declared_type == "string":
@@ -96,6 +127,8 @@ def _decode(raw: str, declared_type: Optional[str]) -> tuple[bool, Any, str]:
         return False, None, f"must be true or false, got {raw!r}"
     try:
         return True, json.loads(raw), ""
+    except RecursionError:
+        return False, None, "is nested too deeply"
     except json.JSONDecodeError:
         kind = "a list" if declared_type == "array" else "a mapping"
         return False, None, f"must be {kind}, got {raw!r}"
@@ -182,6 +215,15 @@ def load_config(
     undecodable: set[str] = set()
     for key in sorted(config):
         raw = config[key]
+        secret_path = encrypted_path(raw)
+        if secret_path is not None:
+            # Only the Pulumi CLI can decrypt (it holds the passphrase or secrets provider); the
+            # program then receives the plain value. The ciphertext is never shown.
+            report.add(key, secret_path, "is a Pulumi secret (`secure:`); secrets cannot be read offline, and this "
+                                         "value is needed to build the stack: run `pulumi preview` (which decrypts "
+                                         "it) or give the offline stack a plain value")
+            undecodable.add(key[len(ns):] if key.startswith(ns) else key)
+            continue
         if key.startswith(ns):
             decl = project.declarations.get(key)
             if decl is None:
@@ -209,7 +251,7 @@ def load_config(
                     report.add(key, "", why)
         else:
             report.add(key, "", f"unknown namespace; this program reads '{ns}*' and {', '.join(sorted(PROVIDER_KEYS))}")
-    if "region" not in decoded:
+    if "region" not in decoded and "aws:region" not in undecodable:
         report.problems.append(Problem(stack.name, "aws:region", "is required: the region of every table and key"))
     else:
         region_problem = rules.region_finding(decoded["region"], known_regions())
@@ -257,6 +299,9 @@ def load_config(
     for loc, message in function_errors:
         report.add(f"{ns}functions", _path_of(loc[1:]), message)
     functions_model: Optional[FunctionsModel] = functions.functions if functions is not None else None  # type: ignore[attr-defined]
+    if settings is not None and functions_model is not None:
+        for path, message in concurrency_findings(settings.functionConcurrency, functions_model.functions):
+            report.add(f"{ns}functionConcurrency", path, message)
     topics = list(functions_model.topics) if functions_model is not None else []
     access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings, topics)
     api = _load_api(report, f"{ns}api", api_data, tables, access)

@@ -52,14 +52,88 @@ class StackFile:
     lines: dict[str, int] = field(default_factory=dict)  # full key path -> line
 
 
-def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
+# The top-level keys of a stack file, as the Pulumi CLI writes and reads them (its ProjectStack
+# struct, pulumi/pulumi sdk/go/common/workspace/project.go; facts P7): `pulumi stack init` on a
+# passphrase backend writes `encryptionsalt`, on a KMS/Vault one `secretsprovider` + `encryptedkey`.
+STACK_FILE_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "mainEnvironment", "secretsprovider")
+# How many values a YAML file may expand to once aliases are followed. The reference Pulumi.yaml
+# is about 2,000; a few anchors and aliases can otherwise make a small file expand without bound
+# ("billion laughs") and hang every tool that walks it.
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _read_text(path: Path, display: str, stack: str) -> str:
+    """The file as text, or one located ConfigError (missing, unreadable, not UTF-8)."""
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(stack, [Problem(display, "(file)", f"not found in {path.parent}: run from the project "
+                                                             "directory (the one holding Pulumi.yaml)")]) from None
+    except OSError as exc:
+        raise ConfigError(stack, [Problem(display, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        raise ConfigError(stack, [Problem(display, "(file)", message, line)]) from None
+
+
+def expanded_size(root: yaml.Node) -> Optional[int]:
+    """How many nodes `root` stands for once every alias is expanded; None if an alias contains itself.
+
+    Linear in the composed graph (each shared node is counted once and its size reused), so an alias
+    bomb is measured without being expanded.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            return None  # reached again while still open: the node contains itself
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
+    text = _read_text(path, display, stack)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(stack, [Problem(display, "(file)", f"not valid YAML: {reason}", line)]) from None
+    except RecursionError:
+        raise ConfigError(stack, [Problem(display, "(file)", "nested too deeply to be a config file")]) from None
+    if node is not None:
+        size = expanded_size(node)
+        if size is None:
+            raise ConfigError(stack, [Problem(display, "(file)", "a YAML alias refers to a value that contains it "
+                                                                 "(a recursive structure); write the value out")]) from None
+        if size > MAX_EXPANDED_VALUES:
+            raise ConfigError(stack, [Problem(
+                display, "(file)", f"YAML anchors and aliases expand to {size:,} values, more than the "
+                                   f"{MAX_EXPANDED_VALUES:,} a config file may hold; write the values out")]) from None
+    return node
 
 
 def _construct(node: yaml.Node) -> Any:
@@ -105,12 +179,17 @@ def read_project(root: Path, stack: str = "") -> ProjectFile:
     path = root / PROJECT_FILE
     node = _compose(path, PROJECT_FILE, stack)
     doc = _construct(node) if node is not None else None
-    if not isinstance(doc, dict) or "name" not in doc:
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
         raise ConfigError(stack, [Problem(PROJECT_FILE, "name", "the project file must be a mapping with a name")])
     lines = _lines_of(node, PROJECT_FILE, stack)
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(stack, [Problem(PROJECT_FILE, "config", "must be a mapping of key to declaration",
+                                          lines.get("config"))])
     value_lines: dict[str, int] = {}
     declarations = {}
-    for key, decl in (doc.get("config") or {}).items():
+    for key, decl in config.items():
+        key = str(key)
         full = key if ":" in key else f"{doc['name']}:{key}"
         decl = decl if isinstance(decl, dict) else {"default": decl}
         declarations[full] = Declaration(
@@ -140,18 +219,27 @@ def read_stack(root: Path, stack: str) -> StackFile:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError(stack, [Problem(name, "(file)", "must be a mapping with a `config:` block")])
-    unknown_top = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "environment"})
+    raw_lines = _lines_of(node, name, stack, strip="config.")
+    unknown_top = sorted(str(k) for k in doc if k not in STACK_FILE_KEYS)
     if unknown_top:
-        raise ConfigError(
-            stack,
-            [Problem(name, k, "unknown top-level key; a stack file holds `config:` (values only)") for k in unknown_top],
-        )
+        raise ConfigError(stack, [
+            Problem(name, k, f"unknown top-level key{_closest_key(k)}; a stack file holds `config:` (values only) and "
+                             f"what the Pulumi CLI writes: {', '.join(STACK_FILE_KEYS)}", raw_lines.get(k))
+            for k in unknown_top])
     values = doc.get("config") or {}
     if not isinstance(values, dict):
-        raise ConfigError(stack, [Problem(name, "config", "must be a mapping of key to value")])
-    raw_lines = _lines_of(node, name, stack, strip="config.")
+        raise ConfigError(stack, [Problem(name, "config", "must be a mapping of key to value", raw_lines.get("config"))])
     lines = {path[len("config."):]: line for path, line in raw_lines.items() if path.startswith("config.")}
     return StackFile(name=name, exists=True, values={str(k): v for k, v in values.items()}, lines=lines)
+
+
+def _closest_key(key: str) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key.lower(), [k.lower() for k in STACK_FILE_KEYS], n=1, cutoff=0.6)
+    if not match:
+        return ""
+    return f" (did you mean {next(k for k in STACK_FILE_KEYS if k.lower() == match[0])!r}?)"
 
 
 def _to_cli_string(value: Any) -> str:

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .model import ENV_REFERENCE, Function
-from ..naming import ops_key_alias_name
+from ..naming import ops_key_alias_name, tag_value
 from .packaging import PackagingError, package_function
 
 TYPE = "ddb-blueprint:index:Functions"
@@ -78,7 +78,7 @@ class Functions(pulumi.ComponentResource):
         self.topics = {
             topic: aws.sns.Topic(
                 f"{name}-topic-{topic}", name=f"{args.project}-{args.stack}-{topic}", kms_master_key_id=args.ops_key_arn,
-                tags={**args.tags, "description": description[:256]} if description else args.tags, opts=child)
+                tags={**args.tags, "description": tag_value(description)} if description else args.tags, opts=child)
             for topic, description in sorted(args.topics.items())
         }
         self.functions = {fn: self._create_function(name, args, fn, spec) for fn, spec in sorted(args.functions.items())}

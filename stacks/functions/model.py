@@ -113,3 +113,24 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
         if fn.route is not None and (fn.route.method, fn.route.path) in routes:
             found.append((f"{where}.route", f"{fn.route.method} {fn.route.path} is already a direct route of ddb-blueprint:api"))
     return found
+
+
+def concurrency_findings(concurrency: dict[str, int], functions: dict[str, Function]) -> list[Finding]:
+    """Problems with `functionConcurrency` (paths under it): every name a function, every value >= 0.
+
+    Lambda refuses a negative reservation; 0 is valid and means the function never runs (L8). Whether
+    the account keeps 100 executions unreserved is known only in the account (not checked here).
+    """
+    import difflib
+
+    found: list[Finding] = []
+    for name, value in sorted(concurrency.items()):
+        if name not in functions:
+            match = difflib.get_close_matches(name, sorted(functions), n=1)
+            hint = f" (did you mean {match[0]!r}?)" if match else ""
+            found.append((name, f"no function {name!r} in ddb-blueprint:functions{hint}; functions: "
+                                f"{', '.join(sorted(functions)) or 'none'}"))
+        if value < 0:
+            found.append((name, f"reserved concurrency is 0 or more, got {value} (Lambda refuses negative values, "
+                                "GOTCHAS L8); leave the function out to reserve none"))
+    return found
