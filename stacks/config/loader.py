@@ -251,8 +251,9 @@ def load_config(
                     report.add(key, "", why)
         else:
             report.add(key, "", f"unknown namespace; this program reads '{ns}*' and {', '.join(sorted(PROVIDER_KEYS))}")
-    if "region" not in decoded and "aws:region" not in undecodable:
-        report.problems.append(Problem(stack.name, "aws:region", "is required: the region of every table and key"))
+    if "region" not in decoded:
+        if "aws:region" not in undecodable:
+            report.problems.append(Problem(stack.name, "aws:region", "is required: the region of every table and key"))
     else:
         region_problem = rules.region_finding(decoded["region"], known_regions())
         if region_problem:

@@ -169,6 +169,8 @@ def tag_findings(tags: Mapping[str, str]) -> list[Finding]:
             found.append((path, "is set by the blueprint itself; choose another key"))
         elif key.lower().startswith("aws:"):
             found.append((path, "keys starting with 'aws:' are reserved by AWS (GOTCHAS G1)"))
+        elif not key:
+            found.append(("tags", "has an empty key; tag keys are 1-128 characters (GOTCHAS G1)"))
         elif not 1 <= len(key) <= 128:
             found.append((path, "tag keys are 1-128 characters (GOTCHAS G1)"))
         elif not TAG_TEXT.match(key) or not key.strip():
