@@ -34,6 +34,16 @@ class Principal(Strict):
     )
     tagKey: Optional[str] = Field(default=None, description="tenantRole only: the session tag holding the tenant id.")
 
+    @field_validator("description")
+    @classmethod
+    def _iam_accepts_the_description(cls, description: str) -> str:
+        # It becomes the IAM role's description: tab, newlines and Latin-1 printable characters only (I9).
+        bad = sorted({c for c in description if not (c in "\t\n\r" or " " <= c <= "~" or "\u00a1" <= c <= "\u00ff")})
+        if bad:
+            shown = ", ".join(repr(c) for c in bad[:5])
+            raise ValueError(f"IAM role descriptions take Latin-1 text only; replace {shown} (GOTCHAS I9)")
+        return description
+
 
 class Grant(Strict):
     principal: str = Field(description="The principal receiving the grant.")

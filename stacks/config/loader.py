@@ -9,6 +9,7 @@ returns, so a bad stack file never half-creates a stack.
 from __future__ import annotations
 
 import json
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_st
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
 PROVIDER_KEYS = {"aws:region", "aws:allowedAccountIds", "aws:profile", "aws:assumeRoles"}
+NAME_PART = re.compile(r"^[a-zA-Z0-9_-]+$")
 # Keys declared once for the project; environments may not redefine the data model.
 MODEL_KEYS = ("tables", "access", "api", "functions")
 
@@ -202,6 +204,13 @@ def load_config(
     """Validate the CLI-shaped config map of one stack. Raises ConfigError listing every problem."""
     ns = f"{project.name}:"
     report = _Reporter(project, stack)
+    # Project and stack names become part of KMS alias (K10) and Lambda function (L13) names.
+    if not NAME_PART.match(stack_name):
+        report.problems.append(Problem(stack.name, "(stack name)", f"{stack_name!r}: stack names of this program are "
+                                       "letters, digits, - and _ (they are part of KMS alias and Lambda function names)"))
+    if not NAME_PART.match(project.name):
+        report.problems.append(Problem(PROJECT_FILE, "name", f"{project.name!r}: letters, digits, - and _ only (part of "
+                                       "KMS alias and Lambda function names)"))
 
     for key in sorted(stack.values):
         if ":" not in key:

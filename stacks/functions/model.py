@@ -9,16 +9,19 @@ GOTCHAS L1) or an API route (Lambda proxy, Cognito-authorized).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..api.model import BodyField
 from ..config.base import Strict
 
 ENV_REFERENCE = re.compile(r"^(table|topic)\.([a-z][a-zA-Z0-9]*)$")
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+# Lambda's pattern is [a-zA-Z]([a-zA-Z0-9_])+ (at least two characters, botocore model); upper case by convention.
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,127}$")
+MAX_FILTER_PATTERN = 4096  # L12: a filter pattern is at most 4,096 characters
 
 
 class StreamSource(Strict):
@@ -31,6 +34,16 @@ class StreamSource(Strict):
     parallelizationFactor: int = Field(default=1, ge=1, le=10, description="Concurrent batches per shard.")
     startingPosition: Literal["LATEST", "TRIM_HORIZON"] = Field(default="LATEST", description="Where a new mapping starts.")
     filters: list[dict[str, Any]] = Field(default=[], description="Event filter patterns (records matching none never invoke the function).")
+
+    @field_validator("filters")
+    @classmethod
+    def _patterns_fit(cls, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, pattern in enumerate(filters):
+            size = len(json.dumps(pattern, sort_keys=True))
+            if size > MAX_FILTER_PATTERN:
+                raise ValueError(f"filter {index} is {size} characters as JSON; Lambda takes at most "
+                                 f"{MAX_FILTER_PATTERN} per pattern (GOTCHAS L12)")
+        return filters
 
 
 class RouteSource(Strict):
@@ -93,7 +106,7 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
             found.append((f"{where}.principal", f"{fn.principal!r} must be a service principal of {LAMBDA_SERVICE} in ddb-blueprint:access"))
         for variable, value in fn.environment.items():
             if not ENV_NAME.match(variable) or variable.startswith("AWS_"):
-                found.append((f"{where}.environment.{variable}", "variable names are UPPER_CASE and may not start with AWS_ (reserved)"))
+                found.append((f"{where}.environment.{variable}", "variable names are UPPER_CASE, at least 2 characters, and may not start with AWS_ (reserved)"))
             reference = ENV_REFERENCE.match(value)
             if reference and reference.group(1) == "table" and reference.group(2) not in tables:
                 found.append((f"{where}.environment.{variable}", f"no table {reference.group(2)!r}"))

@@ -179,3 +179,11 @@ def test_under_pulumi_up_the_decrypted_secret_is_an_ordinary_value(scratch):
     project, stack = read_project(scratch.root, "qa"), read_stack(scratch.root, "qa")
     config = {**cli_config(project, stack), "ddb-blueprint:apiWafAclArn": ""}
     load_config(config, project, "qa", stack, scratch.root)  # no ConfigError
+
+
+def test_a_stack_name_with_a_dot_is_refused_before_aws_would(scratch):  # K10, L13
+    """Pulumi accepts `dev.eu`; KMS alias and Lambda function names do not."""
+    scratch.write_stack("dev.eu", PASSPHRASE_STACK)
+    [problem] = problems(scratch.root, "dev.eu")
+    assert (problem.file, problem.path) == ("Pulumi.dev.eu.yaml", "(stack name)")
+    assert "letters, digits, - and _" in problem.message
