@@ -8,6 +8,7 @@ values and hands the program strings (objects and arrays as JSON). The offline t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -60,6 +61,26 @@ STACK_FILE_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "m
 # is about 2,000; a few anchors and aliases can otherwise make a small file expand without bound
 # ("billion laughs") and hang every tool that walks it.
 MAX_EXPANDED_VALUES = 100_000
+
+
+class PulumiYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as YAML 1.2 does (the Pulumi CLI's parser).
+
+    YAML 1.1 reads `yes`/`no`/`on`/`off` as booleans, `0755` or `1:30` as numbers and `2024-01-01`
+    as a date; the CLI reads them as strings. Reading them the CLI's way keeps the offline preview from accepting a stack file
+    that `pulumi up` refuses (`protect: yes`), or turning a tag value `NO` into `false`.
+    """
+
+
+PulumiYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
 
 
 def _read_text(path: Path, display: str, stack: str) -> str:
@@ -116,7 +137,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
     text = _read_text(path, display, stack)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=PulumiYamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -136,8 +157,42 @@ def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
     return node
 
 
-def _construct(node: yaml.Node) -> Any:
-    return yaml.SafeLoader(stream="").construct_document(node)
+def _construct(node: yaml.Node, display: str, stack: str, lines: dict[str, int]) -> Any:
+    try:
+        doc = PulumiYamlLoader(stream="").construct_document(node)
+    except yaml.YAMLError as exc:  # explicit tags (!!binary, !!python/...), unhashable keys
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(stack, [Problem(display, "(file)", f"not plain YAML data: {reason}",
+                                          mark.line + 1 if mark is not None else None)]) from None
+    odd = _not_plain(doc, "")
+    if odd is not None:
+        path, kind = odd
+        raise ConfigError(stack, [Problem(display, path.removeprefix("config.") or "(file)",
+                                          f"is {kind}; config values are text, numbers, booleans, lists and mappings",
+                                          lines.get(path))]) from None
+    return doc
+
+
+def _not_plain(value: Any, path: str) -> Optional[tuple[str, str]]:
+    """The first value that is not JSON-like data (what the CLI can hand a program), or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _not_plain(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, bool, float)) or key is None:
+                return path, f"a mapping with a {type(key).__name__} key"
+            found = _not_plain(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    return path, f"a {type(value).__name__} (an explicit YAML tag)"
 
 
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int], duplicates: list[tuple[str, int]]) -> None:
@@ -178,10 +233,10 @@ def _lines_of(node: Optional[yaml.Node], display: str, stack: str, strip: str = 
 def read_project(root: Path, stack: str = "") -> ProjectFile:
     path = root / PROJECT_FILE
     node = _compose(path, PROJECT_FILE, stack)
-    doc = _construct(node) if node is not None else None
+    lines = _lines_of(node, PROJECT_FILE, stack)
+    doc = _construct(node, PROJECT_FILE, stack, lines) if node is not None else None
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
         raise ConfigError(stack, [Problem(PROJECT_FILE, "name", "the project file must be a mapping with a name")])
-    lines = _lines_of(node, PROJECT_FILE, stack)
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError(stack, [Problem(PROJECT_FILE, "config", "must be a mapping of key to declaration",
@@ -214,12 +269,12 @@ def read_stack(root: Path, stack: str) -> StackFile:
     if not path.exists():
         return StackFile(name=name, exists=False)
     node = _compose(path, name, stack)
-    doc = _construct(node) if node is not None else None
+    raw_lines = _lines_of(node, name, stack, strip="config.")
+    doc = _construct(node, name, stack, raw_lines) if node is not None else None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError(stack, [Problem(name, "(file)", "must be a mapping with a `config:` block")])
-    raw_lines = _lines_of(node, name, stack, strip="config.")
     unknown_top = sorted(str(k) for k in doc if k not in STACK_FILE_KEYS)
     if unknown_top:
         raise ConfigError(stack, [

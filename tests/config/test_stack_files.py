@@ -187,3 +187,20 @@ def test_a_stack_name_with_a_dot_is_refused_before_aws_would(scratch):  # K10, L
     [problem] = problems(scratch.root, "dev.eu")
     assert (problem.file, problem.path) == ("Pulumi.dev.eu.yaml", "(stack name)")
     assert "letters, digits, - and _" in problem.message
+
+
+# --- scalars as the CLI reads them (YAML 1.2) ---------------------------------------------------
+
+def test_yes_is_not_a_boolean_offline_either(scratch):
+    """PyYAML alone reads `yes` as true; the Pulumi CLI hands the program "yes", which is refused."""
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:protect: yes\n")
+    [problem] = problems(scratch.root)
+    assert (problem.path, problem.line) == ("ddb-blueprint:protect", 3) and "got 'yes'" in problem.message
+
+
+def test_tag_values_that_yaml_11_would_retype_stay_text(scratch):
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:tags: {country: NO, since: 2024-01-01, "
+                              "mode: 0755, window: '1:30'}\n")
+    assert problems(scratch.root) == []
+    config = cli_config(read_project(scratch.root), read_stack(scratch.root, "qa"))
+    assert config["ddb-blueprint:tags"] == '{"country": "NO", "mode": "0755", "since": "2024-01-01", "window": "1:30"}'
