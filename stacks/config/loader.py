@@ -21,7 +21,7 @@ from ..tables import rules
 from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
-from ..functions.model import Functions, FunctionsModel, concurrency_findings, functions_findings
+from ..functions.model import Functions, FunctionsModel, concurrency_findings, functions_findings, layer_findings
 from ..api.rules import api_findings
 from ..access.model import Access, AccessModel
 from .settings import StackSettings
@@ -312,6 +312,9 @@ def load_config(
     if settings is not None and functions_model is not None:
         for path, message in concurrency_findings(settings.functionConcurrency, functions_model.functions):
             report.add(f"{ns}functionConcurrency", path, message)
+    if settings is not None:
+        for message in layer_findings(settings.powertoolsLayerArn, settings.region, settings.lambdaRuntime):
+            report.add(f"{ns}powertoolsLayerArn", "", message)
     topics = list(functions_model.topics) if functions_model is not None else []
     access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings, topics)
     api = _load_api(report, f"{ns}api", api_data, tables, access)

@@ -147,3 +147,22 @@ def concurrency_findings(concurrency: dict[str, int], functions: dict[str, Funct
             found.append((name, f"reserved concurrency is 0 or more, got {value} (Lambda refuses negative values, "
                                 "GOTCHAS L8); leave the function out to reserve none"))
     return found
+
+
+def layer_findings(template: str, region: str, runtime: str) -> list[str]:
+    """Problems with a pinned layer ARN: a literal region other than the stack's (a function uses layers of
+    its own region), or a Powertools layer built for another Python than the runtime (L11: one per version)."""
+    found: list[str] = []
+    match = re.match(r"^arn:[^:]+:lambda:([^:]+):\d{12}:layer:([^:]+):\d+$", template)
+    if match is None:
+        return found
+    layer_region, name = match.groups()
+    if layer_region != "{region}" and layer_region != region:
+        found.append(f"the layer is in {layer_region} but the stack's functions are in {region}; a function uses "
+                     "layers of its own region: write {region} to follow aws:region")
+    expected = runtime.replace(".", "")
+    versions = re.findall(r"python3\d{1,2}", name)
+    if "{runtime}" not in name and versions and expected not in versions:
+        found.append(f"the layer is built for {versions[0]} but lambdaRuntime is {runtime}; Powertools publishes one "
+                     "layer per Python version (GOTCHAS L11): write {runtime} to follow lambdaRuntime")
+    return found
