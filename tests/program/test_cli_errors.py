@@ -92,3 +92,23 @@ def test_ctrl_c_during_a_preview_ends_cleanly(scratch, tmp_path):
         pytest.skip("the preview finished before the interrupt arrived")
     assert process.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err + out and "interrupted" in err
+
+
+def _blueprint(python: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / "blueprint"), "docs"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": python}, timeout=60)
+
+
+def test_blueprint_without_the_named_python_says_so_and_exits_2():
+    result = _blueprint("no-such-python-3.13")
+    assert result.returncode == 2 and "no Python interpreter 'no-such-python-3.13'" in result.stderr
+
+
+def test_blueprint_refuses_a_python_older_than_3_11_before_installing_anything():
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    old = sorted(str(p) for p in pyenv.glob("3.[0-9].*/bin/python")) + sorted(str(p) for p in pyenv.glob("3.10.*/bin/python"))
+    if not old:
+        pytest.skip("no Python older than 3.11 on this machine")
+    result = _blueprint(old[-1])
+    assert result.returncode == 2 and "this project needs 3.11, 3.12 or 3.13" in result.stderr
+    assert "installing" not in result.stderr
