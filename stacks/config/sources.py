@@ -297,12 +297,21 @@ def _closest_key(key: str) -> str:
     return f" (did you mean {next(k for k in STACK_FILE_KEYS if k.lower() == match[0])!r}?)"
 
 
+def _string_keys(value: Any) -> Any:
+    """Mapping keys as the CLI writes them in JSON: text (`1: x` and `a: y` may share a mapping)."""
+    if isinstance(value, dict):
+        return {(json.dumps(k) if isinstance(k, bool) else str(k)): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
 def _to_cli_string(value: Any) -> str:
     """How the Pulumi CLI hands one config value to the program."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(_string_keys(value), sort_keys=True)
     if value is None:
         return ""
     return str(value)
