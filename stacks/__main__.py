@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
-from .config.runtime import PROJECT_ROOT
+# The project the package sits in (not resolved: a project that links this package in keeps its
+# own root). Computed here, without importing Pulumi, so that even an early Ctrl-C ends cleanly.
+PROJECT_ROOT = Path(__file__).absolute().parent.parent
 
 EXIT_GUARDRAILS = 1
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # configuration, usage or environment: nothing was approved
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it (128 + SIGINT)
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -254,7 +259,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     try:
         before, after = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (args.before, args.after))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # missing, unreadable, not UTF-8, not JSON
         print(f"error: cannot read plan: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     changes = diff_plans(before, after)
@@ -396,9 +401,72 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    args = build_parser().parse_args(argv)  # usage errors exit 2 with argparse's message
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one command; a user's mistake or the environment ends it with one line, never a traceback."""
+    from .config.errors import ConfigError
+    from .functions.packaging import PackagingError
+
+    previous = signal.getsignal(signal.SIGINT)
+    if args.run is not _local:
+        # Ctrl-C ends an offline command at once, with one line. Letting KeyboardInterrupt unwind
+        # through Pulumi's mock runtime can print its abandoned tasks' tracebacks or wait forever
+        # for RPCs that will never finish. (The local runtime catches it itself: it stops its servers.)
+        signal.signal(signal.SIGINT, _exit_on_interrupt)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except ConfigError as exc:
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return EXIT_CONFIG
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:  # an output directory that is a file, a full disk, a file without permission
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UnicodeDecodeError as exc:  # a file the command reads is not text
+        print(f"error: a file is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})", file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        if previous is not None:  # None: a handler not set from Python, which cannot be restored
+            signal.signal(signal.SIGINT, previous)
+
+
+def _exit_on_interrupt(_signum: int, _frame: object) -> None:
+    print("\ninterrupted", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _interrupted() -> int:
+    import logging
+
+    # The interrupted run's abandoned asyncio tasks would otherwise log their KeyboardInterrupt.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    print("\ninterrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def entry() -> None:
+    try:
+        code = main()
+    except KeyboardInterrupt:  # during start-up, before a command runs
+        code = _interrupted()
+    if code == EXIT_INTERRUPTED:
+        # Leave at once: the interrupted run's threads and tasks have nothing left worth finishing,
+        # and tearing them down would print their tracebacks.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -17,6 +17,14 @@ def standard_tags(project: str, stack: str) -> dict[str, str]:
     return {"project": project, "stack": stack, "managed-by": "pulumi"}
 
 
+def tag_value(text: str) -> str:
+    """Free text (a description) as a tag value AWS accepts (GOTCHAS G1): characters outside
+    letters, digits, spaces and _ . : / = + - @ become spaces; at most 256 characters."""
+    import re
+
+    return " ".join(re.sub(r"[^\w +\-=.:/@]", " ", text).split())[:256]
+
+
 def role_name(project: str, stack: str, principal: str) -> str:
     return f"{project}-{stack}-{principal}"
 

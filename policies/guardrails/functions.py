@@ -61,7 +61,7 @@ SERVICE_PRINCIPAL = re.compile(r"[a-z0-9.-]+\.amazonaws\.com")
 # Services whose Lambda permission cannot name the calling resource: aws:SourceAccount is the
 # confused-deputy guard there (GOTCHAS I8). Keep it to services this program uses or may use.
 SOURCE_ACCOUNT_ONLY = frozenset({"config.amazonaws.com"})
-DEFAULT_RUNTIMES = ["python3.11", "python3.12", "python3.13"]
+DEFAULT_RUNTIMES = ["python3.11", "python3.12", "python3.13", "python3.14"]  # facts L7
 
 
 # --- lambda-stream-mapping-safe (L1, L2) ------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config.base import Strict
 
@@ -78,6 +78,16 @@ class Principal(Strict):
     )
     tagKey: Optional[str] = Field(default=None, description="tenantRole only: the session tag holding the tenant id.")
 
+    @field_validator("description")
+    @classmethod
+    def _iam_accepts_the_description(cls, description: str) -> str:
+        # It becomes the IAM role's description: tab, newlines and Latin-1 printable characters only (I9).
+        bad = sorted({c for c in description if not (c in "\t\n\r" or " " <= c <= "~" or "\u00a1" <= c <= "\u00ff")})
+        if bad:
+            shown = ", ".join(repr(c) for c in bad[:5])
+            raise ValueError(f"IAM role descriptions take Latin-1 text only; replace {shown} (GOTCHAS I9)")
+        return description
+
 
 class Grant(Strict):
     principal: str = Field(description="The principal receiving the grant.")
@@ -102,6 +112,14 @@ class Grant(Strict):
     via: Optional[Literal["dax"]] = Field(
         default=None, description="dax: through the stack's DAX cluster (dax: actions on the cluster; no row or attribute scope, D3)."
     )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_says_something(cls, reason: str) -> str:
+        # The security review shows it next to every statement; blank text approves nothing.
+        if not reason.strip():
+            raise ValueError("must say why the principal needs this access (not only whitespace)")
+        return reason
 
 
 class AccessModel(Strict):

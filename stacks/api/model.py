@@ -46,6 +46,10 @@ class BodyField(Strict):
             raise ValueError("minLength/maxLength/pattern apply to string fields")
         if self.type == "string" and self.maxLength is None:
             raise ValueError("string fields need maxLength (bounded input)")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum ({self.minimum}) is above maximum ({self.maximum}): no value would be accepted")
+        if self.minLength is not None and self.maxLength is not None and self.minLength > self.maxLength:
+            raise ValueError(f"minLength ({self.minLength}) is above maxLength ({self.maxLength}): no value would be accepted")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)

@@ -9,6 +9,7 @@ returns, so a bad stack file never half-creates a stack.
 from __future__ import annotations
 
 import json
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..tables import rules
 from .errors import ConfigError, Problem
 from ..access.policies import access_findings, trust_findings
 from ..api.model import Api, ApiModel
-from ..functions.model import Functions, FunctionsModel, functions_findings
+from ..functions.model import Functions, FunctionsModel, concurrency_findings, functions_findings, layer_findings
 from ..dax.rules import dax_findings
 from ..api.rules import api_findings, route_throttle_findings
 from ..access.model import Access, AccessModel
@@ -33,6 +34,7 @@ from .sources import PROJECT_FILE, ProjectFile, StackFile, read_project, read_st
 
 # Provider keys a stack file may set. Everything else in the `aws:` namespace is most likely a typo.
 PROVIDER_KEYS = {"aws:region", "aws:allowedAccountIds", "aws:profile", "aws:assumeRoles"}
+NAME_PART = re.compile(r"^[a-zA-Z0-9_-]+$")
 # Keys declared once for the project; environments may not redefine the data model.
 MODEL_KEYS = ("tables", "access", "api", "functions")
 
@@ -89,6 +91,37 @@ class _Reporter:
         self.problems.append(Problem(file, shown, message, line))
 
 
+def encrypted_path(raw: str) -> Optional[str]:
+    """Where a still-encrypted `{secure: ...}` sits in a config value ("" for the whole value), or None.
+
+    The Pulumi CLI decrypts secrets before the program runs; one that arrives encrypted means the
+    config was read without the CLI (the offline tools).
+    """
+    if "secure" not in raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if found:
+            return
+        if isinstance(node, dict):
+            if set(node) == {"secure"} and isinstance(node["secure"], str):
+                found.append(path)
+                return
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    walk(value, "")
+    return found[0] if found else None
+
+
 def _decode(raw: str, declared_type: Optional[str]) -> tuple[bool, Any, str]:
     """Turn one CLI string back into a value of the declared Pulumi type: (ok, value, why-not)."""
     if declared_type == "string":
@@ -104,6 +137,8 @@ def _decode(raw: str, declared_type: Optional[str]) -> tuple[bool, Any, str]:
         return False, None, f"must be true or false, got {raw!r}"
     try:
         return True, json.loads(raw), ""
+    except RecursionError:
+        return False, None, "is nested too deeply"
     except json.JSONDecodeError:
         kind = "a list" if declared_type == "array" else "a mapping"
         return False, None, f"must be {kind}, got {raw!r}"
@@ -177,6 +212,13 @@ def load_config(
     """Validate the CLI-shaped config map of one stack. Raises ConfigError listing every problem."""
     ns = f"{project.name}:"
     report = _Reporter(project, stack)
+    # Project and stack names become part of KMS alias (K10) and Lambda function (L13) names.
+    if not NAME_PART.match(stack_name):
+        report.problems.append(Problem(stack.name, "(stack name)", f"{stack_name!r}: stack names of this program are "
+                                       "letters, digits, - and _ (they are part of KMS alias and Lambda function names)"))
+    if not NAME_PART.match(project.name):
+        report.problems.append(Problem(PROJECT_FILE, "name", f"{project.name!r}: letters, digits, - and _ only (part of "
+                                       "KMS alias and Lambda function names)"))
 
     for key in sorted(stack.values):
         if ":" not in key:
@@ -190,6 +232,15 @@ def load_config(
     undecodable: set[str] = set()
     for key in sorted(config):
         raw = config[key]
+        secret_path = encrypted_path(raw)
+        if secret_path is not None:
+            # Only the Pulumi CLI can decrypt (it holds the passphrase or secrets provider); the
+            # program then receives the plain value. The ciphertext is never shown.
+            report.add(key, secret_path, "is a Pulumi secret (`secure:`); secrets cannot be read offline, and this "
+                                         "value is needed to build the stack: run `pulumi preview` (which decrypts "
+                                         "it) or give the offline stack a plain value")
+            undecodable.add(key[len(ns):] if key.startswith(ns) else key)
+            continue
         if key.startswith(ns):
             decl = project.declarations.get(key)
             if decl is None:
@@ -218,7 +269,8 @@ def load_config(
         else:
             report.add(key, "", f"unknown namespace; this program reads '{ns}*' and {', '.join(sorted(PROVIDER_KEYS))}")
     if "region" not in decoded:
-        report.problems.append(Problem(stack.name, "aws:region", "is required: the region of every table and key"))
+        if "aws:region" not in undecodable:
+            report.problems.append(Problem(stack.name, "aws:region", "is required: the region of every table and key"))
     else:
         region_problem = rules.region_finding(decoded["region"], known_regions())
         if region_problem:
@@ -268,6 +320,12 @@ def load_config(
     for loc, message in function_errors:
         report.add(f"{ns}functions", _path_of(loc[1:]), message)
     functions_model: Optional[FunctionsModel] = functions.functions if functions is not None else None  # type: ignore[attr-defined]
+    if settings is not None and functions_model is not None:
+        for path, message in concurrency_findings(settings.functionConcurrency, functions_model.functions):
+            report.add(f"{ns}functionConcurrency", path, message)
+    if settings is not None:
+        for message in layer_findings(settings.powertoolsLayerArn, settings.region, settings.lambdaRuntime):
+            report.add(f"{ns}powertoolsLayerArn", "", message)
     topics = list(functions_model.topics) if functions_model is not None else []
     access = _load_access(report, f"{ns}access", access_data, tables, project.name, stack_name, settings, topics)
     api = _load_api(report, f"{ns}api", api_data, tables, access)

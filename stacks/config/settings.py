@@ -50,13 +50,24 @@ class StackSettings(Strict):
     functionLogRetentionDays: int
     functionConcurrency: dict[str, int]
     powertoolsLayerArn: str
-    lambdaRuntime: Literal["python3.11", "python3.12", "python3.13"]
+    # Python runtimes Lambda still creates functions with (facts L7); 3.14 is the newest.
+    lambdaRuntime: Literal["python3.11", "python3.12", "python3.13", "python3.14"]
     dax: DaxSettings
     # Global tables (stacks/replication): topology rules live in stacks/replication/rules.py.
     replicaRegions: list[str] = []
     replicaConsistency: ConsistencyMode = "EVENTUAL"
     witnessRegion: str = ""
     alarms: AlarmSettings
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_values_are_text(cls, tags: object) -> object:
+        # `pulumi config set --path 'ddb-blueprint:tags.year' 2024` stores a number, `true` a boolean
+        # (P8); a tag value is text either way.
+        if isinstance(tags, dict):
+            return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if isinstance(v, (bool, int)) else v
+                    for k, v in tags.items()}
+        return tags
 
     @field_validator("functionLogRetentionDays")
     @classmethod

@@ -8,6 +8,7 @@ values and hands the program strings (objects and arrays as JSON). The offline t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -52,18 +53,146 @@ class StackFile:
     lines: dict[str, int] = field(default_factory=dict)  # full key path -> line
 
 
-def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
+# The top-level keys of a stack file, as the Pulumi CLI writes and reads them (its ProjectStack
+# struct, pulumi/pulumi sdk/go/common/workspace/project.go; facts P7): `pulumi stack init` on a
+# passphrase backend writes `encryptionsalt`, on a KMS/Vault one `secretsprovider` + `encryptedkey`.
+STACK_FILE_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "mainEnvironment", "secretsprovider")
+# How many values a YAML file may expand to once aliases are followed. The reference Pulumi.yaml
+# is about 2,000; a few anchors and aliases can otherwise make a small file expand without bound
+# ("billion laughs") and hang every tool that walks it.
+MAX_EXPANDED_VALUES = 100_000
+
+
+class PulumiYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as YAML 1.2 does (the Pulumi CLI's parser).
+
+    YAML 1.1 reads `yes`/`no`/`on`/`off` as booleans, `0755` or `1:30` as numbers and `2024-01-01`
+    as a date; the CLI reads them as strings. Reading them the CLI's way keeps the offline preview from accepting a stack file
+    that `pulumi up` refuses (`protect: yes`), or turning a tag value `NO` into `false`.
+    """
+
+
+PulumiYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+
+
+def _read_text(path: Path, display: str, stack: str) -> str:
+    """The file as text, or one located ConfigError (missing, unreadable, not UTF-8)."""
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(stack, [Problem(display, "(file)", f"not found in {path.parent}: run from the project "
+                                                             "directory (the one holding Pulumi.yaml)")]) from None
+    except OSError as exc:
+        raise ConfigError(stack, [Problem(display, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        raise ConfigError(stack, [Problem(display, "(file)", message, line)]) from None
+
+
+def expanded_size(root: yaml.Node) -> Optional[int]:
+    """How many nodes `root` stands for once every alias is expanded; None if an alias contains itself.
+
+    Linear in the composed graph (each shared node is counted once and its size reused), so an alias
+    bomb is measured without being expanded.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            return None  # reached again while still open: the node contains itself
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
+    text = _read_text(path, display, stack)
+    try:
+        node = yaml.compose(text, Loader=PulumiYamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(stack, [Problem(display, "(file)", f"not valid YAML: {reason}", line)]) from None
+    except RecursionError:
+        raise ConfigError(stack, [Problem(display, "(file)", "nested too deeply to be a config file")]) from None
+    if node is not None:
+        size = expanded_size(node)
+        if size is None:
+            raise ConfigError(stack, [Problem(display, "(file)", "a YAML alias refers to a value that contains it "
+                                                                 "(a recursive structure); write the value out")]) from None
+        if size > MAX_EXPANDED_VALUES:
+            raise ConfigError(stack, [Problem(
+                display, "(file)", f"YAML anchors and aliases expand to {size:,} values, more than the "
+                                   f"{MAX_EXPANDED_VALUES:,} a config file may hold; write the values out")]) from None
+    return node
 
 
-def _construct(node: yaml.Node) -> Any:
-    return yaml.SafeLoader(stream="").construct_document(node)
+def _construct(node: yaml.Node, display: str, stack: str, lines: dict[str, int]) -> Any:
+    try:
+        doc = PulumiYamlLoader(stream="").construct_document(node)
+    except yaml.YAMLError as exc:  # explicit tags (!!binary, !!python/...), unhashable keys
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(stack, [Problem(display, "(file)", f"not plain YAML data: {reason}",
+                                          mark.line + 1 if mark is not None else None)]) from None
+    odd = _not_plain(doc, "")
+    if odd is not None:
+        path, kind = odd
+        raise ConfigError(stack, [Problem(display, path.removeprefix("config.") or "(file)",
+                                          f"is {kind}; config values are text, numbers, booleans, lists and mappings",
+                                          lines.get(path))]) from None
+    return doc
+
+
+def _not_plain(value: Any, path: str) -> Optional[tuple[str, str]]:
+    """The first value that is not JSON-like data (what the CLI can hand a program), or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _not_plain(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, bool, float)) or key is None:
+                return path, f"a mapping with a {type(key).__name__} key"
+            found = _not_plain(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    return path, f"a {type(value).__name__} (an explicit YAML tag)"
 
 
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int], duplicates: list[tuple[str, int]]) -> None:
@@ -104,13 +233,18 @@ def _lines_of(node: Optional[yaml.Node], display: str, stack: str, strip: str = 
 def read_project(root: Path, stack: str = "") -> ProjectFile:
     path = root / PROJECT_FILE
     node = _compose(path, PROJECT_FILE, stack)
-    doc = _construct(node) if node is not None else None
-    if not isinstance(doc, dict) or "name" not in doc:
-        raise ConfigError(stack, [Problem(PROJECT_FILE, "name", "the project file must be a mapping with a name")])
     lines = _lines_of(node, PROJECT_FILE, stack)
+    doc = _construct(node, PROJECT_FILE, stack, lines) if node is not None else None
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
+        raise ConfigError(stack, [Problem(PROJECT_FILE, "name", "the project file must be a mapping with a name")])
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(stack, [Problem(PROJECT_FILE, "config", "must be a mapping of key to declaration",
+                                          lines.get("config"))])
     value_lines: dict[str, int] = {}
     declarations = {}
-    for key, decl in (doc.get("config") or {}).items():
+    for key, decl in config.items():
+        key = str(key)
         full = key if ":" in key else f"{doc['name']}:{key}"
         decl = decl if isinstance(decl, dict) else {"default": decl}
         declarations[full] = Declaration(
@@ -135,23 +269,41 @@ def read_stack(root: Path, stack: str) -> StackFile:
     if not path.exists():
         return StackFile(name=name, exists=False)
     node = _compose(path, name, stack)
-    doc = _construct(node) if node is not None else None
+    raw_lines = _lines_of(node, name, stack, strip="config.")
+    doc = _construct(node, name, stack, raw_lines) if node is not None else None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError(stack, [Problem(name, "(file)", "must be a mapping with a `config:` block")])
-    unknown_top = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "environment"})
+    unknown_top = sorted(str(k) for k in doc if k not in STACK_FILE_KEYS)
     if unknown_top:
-        raise ConfigError(
-            stack,
-            [Problem(name, k, "unknown top-level key; a stack file holds `config:` (values only)") for k in unknown_top],
-        )
+        raise ConfigError(stack, [
+            Problem(name, k, f"unknown top-level key{_closest_key(k)}; a stack file holds `config:` (values only) and "
+                             f"what the Pulumi CLI writes: {', '.join(STACK_FILE_KEYS)}", raw_lines.get(k))
+            for k in unknown_top])
     values = doc.get("config") or {}
     if not isinstance(values, dict):
-        raise ConfigError(stack, [Problem(name, "config", "must be a mapping of key to value")])
-    raw_lines = _lines_of(node, name, stack, strip="config.")
+        raise ConfigError(stack, [Problem(name, "config", "must be a mapping of key to value", raw_lines.get("config"))])
     lines = {path[len("config."):]: line for path, line in raw_lines.items() if path.startswith("config.")}
     return StackFile(name=name, exists=True, values={str(k): v for k, v in values.items()}, lines=lines)
+
+
+def _closest_key(key: str) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key.lower(), [k.lower() for k in STACK_FILE_KEYS], n=1, cutoff=0.6)
+    if not match:
+        return ""
+    return f" (did you mean {next(k for k in STACK_FILE_KEYS if k.lower() == match[0])!r}?)"
+
+
+def _string_keys(value: Any) -> Any:
+    """Mapping keys as the CLI writes them in JSON: text (`1: x` and `a: y` may share a mapping)."""
+    if isinstance(value, dict):
+        return {(json.dumps(k) if isinstance(k, bool) else str(k)): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
 
 
 def _to_cli_string(value: Any) -> str:
@@ -159,7 +311,7 @@ def _to_cli_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(_string_keys(value), sort_keys=True)
     if value is None:
         return ""
     return str(value)

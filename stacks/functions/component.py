@@ -15,8 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .model import ENV_REFERENCE, Function
-from ..naming import ops_key_alias_name
-from .packaging import package_function
+from ..naming import ops_key_alias_name, tag_value
+from .packaging import PackagingError, package_function
 from .dependencies import with_dependencies
 
 TYPE = "ddb-blueprint:index:Functions"
@@ -103,7 +103,7 @@ class Functions(pulumi.ComponentResource):
         self.topics = {
             topic: aws.sns.Topic(
                 f"{name}-topic-{topic}", name=f"{args.project}-{args.stack}-{topic}", kms_master_key_id=args.ops_key_arn,
-                tags={**args.tags, "description": description[:256]} if description else args.tags, opts=child)
+                tags={**args.tags, "description": tag_value(description)} if description else args.tags, opts=child)
             for topic, description in sorted(args.topics.items())
         }
         self.functions = {fn: self._create_function(name, args, fn, spec) for fn, spec in sorted(args.functions.items())}
@@ -150,7 +150,11 @@ class Functions(pulumi.ComponentResource):
         runtime_access = aws.iam.RolePolicy(
             f"{name}-{fn}-runtime", name="function-runtime", role=role.role.id,
             policy=pulumi.Output.json_dumps(runtime), opts=pulumi.ResourceOptions(parent=self))
-        package = package_function(args.root / "lambdas" / spec.code, args.build_dir / "functions", args.runtime)
+        try:
+            package = package_function(args.root / "lambdas" / spec.code, args.build_dir / "functions", args.runtime)
+        except PackagingError as exc:
+            # RunError ends `pulumi up` (and the offline preview) with this one message.
+            raise pulumi.RunError(f"ddb-blueprint:functions.{fn}: {exc}") from None
         package = with_dependencies(package, args.root / "lambdas" / spec.code, args.build_dir / "functions",
                                     args.root / "build" / "dependencies", args.runtime, ARCHITECTURE)
         in_vpc = fn in args.vpc_functions

@@ -10,16 +10,19 @@ GOTCHAS L1) or an API route (Lambda proxy, Cognito-authorized).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..api.model import BodyField
 from ..config.base import Strict
 
 ENV_REFERENCE = re.compile(r"^(table|topic|itemSchema)\.([a-z][a-zA-Z0-9]*)$")
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+# Lambda's pattern is [a-zA-Z]([a-zA-Z0-9_])+ (at least two characters, botocore model); upper case by convention.
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,127}$")
+MAX_FILTER_PATTERN = 4096  # L12: a filter pattern is at most 4,096 characters
 
 
 class StreamSource(Strict):
@@ -32,6 +35,16 @@ class StreamSource(Strict):
     parallelizationFactor: int = Field(default=1, ge=1, le=10, description="Concurrent batches per shard.")
     startingPosition: Literal["LATEST", "TRIM_HORIZON"] = Field(default="LATEST", description="Where a new mapping starts.")
     filters: list[dict[str, Any]] = Field(default=[], description="Event filter patterns (records matching none never invoke the function).")
+
+    @field_validator("filters")
+    @classmethod
+    def _patterns_fit(cls, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, pattern in enumerate(filters):
+            size = len(json.dumps(pattern, sort_keys=True))
+            if size > MAX_FILTER_PATTERN:
+                raise ValueError(f"filter {index} is {size} characters as JSON; Lambda takes at most "
+                                 f"{MAX_FILTER_PATTERN} per pattern (GOTCHAS L12)")
+        return filters
 
 
 class RouteSource(Strict):
@@ -113,7 +126,7 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
             found.append((f"{where}.principal", f"{fn.principal!r} must be a service principal of {LAMBDA_SERVICE} in ddb-blueprint:access"))
         for variable, value in fn.environment.items():
             if not ENV_NAME.match(variable) or variable.startswith("AWS_"):
-                found.append((f"{where}.environment.{variable}", "variable names are UPPER_CASE and may not start with AWS_ (reserved)"))
+                found.append((f"{where}.environment.{variable}", "variable names are UPPER_CASE, at least 2 characters, and may not start with AWS_ (reserved)"))
             reference = ENV_REFERENCE.match(value)
             if reference and reference.group(1) == "table" and reference.group(2) not in tables:
                 found.append((f"{where}.environment.{variable}", f"no table {reference.group(2)!r}"))
@@ -142,4 +155,44 @@ def functions_findings(model: FunctionsModel, tables: Any, access: Any, api: Any
                 found.append((f"{where}.stream", f"principal {fn.principal!r} has no stream grant on {fn.stream.table!r}"))
         if fn.route is not None and (fn.route.method, fn.route.path) in routes:
             found.append((f"{where}.route", f"{fn.route.method} {fn.route.path} is already a direct route of ddb-blueprint:api"))
+    return found
+
+
+def concurrency_findings(concurrency: dict[str, int], functions: dict[str, Function]) -> list[Finding]:
+    """Problems with `functionConcurrency` (paths under it): every name a function, every value >= 0.
+
+    Lambda refuses a negative reservation; 0 is valid and means the function never runs (L8). Whether
+    the account keeps 100 executions unreserved is known only in the account (not checked here).
+    """
+    import difflib
+
+    found: list[Finding] = []
+    for name, value in sorted(concurrency.items()):
+        if name not in functions:
+            match = difflib.get_close_matches(name, sorted(functions), n=1)
+            hint = f" (did you mean {match[0]!r}?)" if match else ""
+            found.append((name, f"no function {name!r} in ddb-blueprint:functions{hint}; functions: "
+                                f"{', '.join(sorted(functions)) or 'none'}"))
+        if value < 0:
+            found.append((name, f"reserved concurrency is 0 or more, got {value} (Lambda refuses negative values, "
+                                "GOTCHAS L8); leave the function out to reserve none"))
+    return found
+
+
+def layer_findings(template: str, region: str, runtime: str) -> list[str]:
+    """Problems with a pinned layer ARN: a literal region other than the stack's (a function uses layers of
+    its own region), or a Powertools layer built for another Python than the runtime (L11: one per version)."""
+    found: list[str] = []
+    match = re.match(r"^arn:[^:]+:lambda:([^:]+):\d{12}:layer:([^:]+):\d+$", template)
+    if match is None:
+        return found
+    layer_region, name = match.groups()
+    if layer_region != "{region}" and layer_region != region:
+        found.append(f"the layer is in {layer_region} but the stack's functions are in {region}; a function uses "
+                     "layers of its own region: write {region} to follow aws:region")
+    expected = runtime.replace(".", "")
+    versions = re.findall(r"python3\d{1,2}", name)
+    if "{runtime}" not in name and versions and expected not in versions:
+        found.append(f"the layer is built for {versions[0]} but lambdaRuntime is {runtime}; Powertools publishes one "
+                     "layer per Python version (GOTCHAS L11): write {runtime} to follow lambdaRuntime")
     return found

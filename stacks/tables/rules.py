@@ -20,7 +20,13 @@ MAX_KEY_ATTRIBUTES_PER_ROLE = 4  # multi-attribute GSI keys: up to 4 HASH and 4 
 MAX_PROJECTED_NON_KEY_ATTRIBUTES = 100  # across all indexes of a table
 TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")  # T12
 INDEX_NAME = TABLE_NAME
-RESERVED_TAG_KEYS = ("project", "stack", "managed-by")
+MAX_ATTRIBUTE_NAME_BYTES = 255  # T12: attribute names are 1-255 bytes
+# Tags the blueprint sets itself: project, stack, managed-by on every resource, plus `table` on
+# tables and `description` on topics (one of the two per resource).
+RESERVED_TAG_KEYS = ("project", "stack", "managed-by", "table", "description")
+MAX_TAGS_PER_RESOURCE = 50  # G1
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - 4
+TAG_TEXT = re.compile(r"^[\w +\-=.:/@]*$")  # G1: letters, digits, spaces and _ . : / = + - @
 
 Finding = tuple[str, str]
 
@@ -131,6 +137,51 @@ def table_findings(name: str, table: TableModel, project: str, stack: str) -> li
         )
     if table.ttlAttribute is not None and table.ttlAttribute in keys:
         found.append(("ttlAttribute", f"{table.ttlAttribute!r} is a key attribute; TTL needs a separate number attribute"))
+    found += _attribute_name_findings(table)
+    return found
+
+
+def _attribute_name_findings(table: TableModel) -> list[Finding]:
+    """Attribute names DynamoDB refuses: empty, blank or longer than 255 bytes (T12)."""
+    found: list[Finding] = []
+    named: list[tuple[str, str]] = [(f"attributes.{a}", a) for a in table.attributes]
+    named += [(f"globalIndexes.{i}.nonKeyAttributes", a) for i, g in table.globalIndexes.items() for a in g.nonKeyAttributes]
+    named += [(f"localIndexes.{i}.nonKeyAttributes", a) for i, l in table.localIndexes.items() for a in l.nonKeyAttributes]
+    for path, name in named:
+        if not name.strip() or len(name.encode("utf-8")) > MAX_ATTRIBUTE_NAME_BYTES:
+            found.append((path, f"attribute names are 1-{MAX_ATTRIBUTE_NAME_BYTES} bytes and not blank (GOTCHAS T12)"))
+    if table.ttlAttribute is not None:
+        if not table.ttlAttribute.strip():
+            found.append(("ttlAttribute", "is empty: name the number attribute holding the expiry time (epoch "
+                                          "seconds), or leave ttlAttribute out for no TTL"))
+        elif len(table.ttlAttribute.encode("utf-8")) > MAX_ATTRIBUTE_NAME_BYTES:
+            found.append(("ttlAttribute", f"attribute names are 1-{MAX_ATTRIBUTE_NAME_BYTES} bytes (GOTCHAS T12)"))
+    return found
+
+
+def tag_findings(tags: Mapping[str, str]) -> list[Finding]:
+    """Tags AWS refuses (G1): key 1-128 and value 0-256 characters of letters, digits, spaces and
+    _ . : / = + - @; the aws: prefix is AWS's; at most 50 per resource with the blueprint's own."""
+    found: list[Finding] = []
+    for key, value in tags.items():
+        path = f"tags.{key}"
+        if key in RESERVED_TAG_KEYS:
+            found.append((path, "is set by the blueprint itself; choose another key"))
+        elif key.lower().startswith("aws:"):
+            found.append((path, "keys starting with 'aws:' are reserved by AWS (GOTCHAS G1)"))
+        elif not key:
+            found.append(("tags", "has an empty key; tag keys are 1-128 characters (GOTCHAS G1)"))
+        elif not 1 <= len(key) <= 128:
+            found.append((path, "tag keys are 1-128 characters (GOTCHAS G1)"))
+        elif not TAG_TEXT.match(key) or not key.strip():
+            found.append((path, "tag keys may hold letters, digits, spaces and _ . : / = + - @ only (GOTCHAS G1)"))
+        if len(value) > 256:
+            found.append((path, "tag values are at most 256 characters (GOTCHAS G1)"))
+        elif not TAG_TEXT.match(value):
+            found.append((path, "tag values may hold letters, digits, spaces and _ . : / = + - @ only (GOTCHAS G1)"))
+    if len(tags) > MAX_USER_TAGS:
+        found.append(("tags", f"{len(tags)} tags; at most {MAX_USER_TAGS}: AWS allows {MAX_TAGS_PER_RESOURCE} per "
+                              "resource and the blueprint sets 4 of its own (GOTCHAS G1)"))
     return found
 
 
@@ -177,17 +228,7 @@ def settings_findings(settings: StackSettings, tables: Mapping[str, TableModel])
             found.append(
                 (f"tableOverrides.{table_name}.capacity", "PROVISIONED billing needs capacity (read and write min/max)")
             )
-    for key, value in settings.tags.items():
-        if key in RESERVED_TAG_KEYS:
-            found.append((f"tags.{key}", "is set by the blueprint itself; choose another key"))
-        elif key.lower().startswith("aws:"):
-            found.append((f"tags.{key}", "keys starting with 'aws:' are reserved by AWS"))
-        elif not 1 <= len(key) <= 128:
-            found.append((f"tags.{key}", "tag keys are 1-128 characters"))
-        if len(value) > 256:
-            found.append((f"tags.{key}", "tag values are at most 256 characters"))
-    if len(settings.tags) + len(RESERVED_TAG_KEYS) > 50:
-        found.append(("tags", f"at most {50 - len(RESERVED_TAG_KEYS)} tags (AWS allows 50 per resource)"))
+    found += tag_findings(settings.tags)
     return found
 
 

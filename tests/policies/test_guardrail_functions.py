@@ -356,16 +356,16 @@ def function(**inputs: Any) -> dict[str, Any]:
     return changed(FUNCTION, **inputs)["inputs"]
 
 
-@pytest.mark.parametrize("runtime", ["python3.11", "python3.12", "python3.13"])
+@pytest.mark.parametrize("runtime", ["python3.11", "python3.12", "python3.13", "python3.14"])
 def test_current_runtime_with_tracing_and_log_group_passes(runtime: str):  # L5
     assert violations(RUNTIME, function(runtime=runtime), FUNCTION_T) == []
 
 
-@pytest.mark.parametrize(("runtime", "shown"), [("python3.9", '"python3.9"'), ("python3.8", '"python3.8"'),
+@pytest.mark.parametrize(("runtime", "shown"), [("python3.9", '"python3.9"'), ("python3.10", '"python3.10"'), ("python3.8", '"python3.8"'),
                                                 ("nodejs20.x", '"nodejs20.x"'), (DROP, "not set")])
 def test_other_runtime_is_violation(runtime: Any, shown: str):  # L5
     message = single(violations(RUNTIME, function(runtime=runtime), FUNCTION_T))
-    assert message.startswith(f"runtime is {shown}: use one of python3.11, python3.12, python3.13 (policy config "
+    assert message.startswith(f"runtime is {shown}: use one of python3.11, python3.12, python3.13, python3.14 (policy config "
                               "`runtimes`)") and "GOTCHAS L5" in message
 
 
