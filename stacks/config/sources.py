@@ -7,6 +7,7 @@ values and hands the program strings (objects and arrays as JSON). The offline t
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ import yaml
 from .errors import ConfigError, Problem
 
 PROJECT_FILE = "Pulumi.yaml"
+# libyaml composes nodes with the same line marks as the pure-Python loader, several times faster;
+# PyYAML's wheels ship it, a source build without libyaml falls back to the pure loader.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def stack_file_name(stack: str) -> str:
@@ -52,9 +56,13 @@ class StackFile:
     lines: dict[str, int] = field(default_factory=dict)  # full key path -> line
 
 
-def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
+def _compose(text: str, display: str, stack: str) -> Optional[yaml.Node]:
     try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:  # the same document again with the pure-Python loader, whose messages name the problem best
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -102,14 +110,24 @@ def _lines_of(node: Optional[yaml.Node], display: str, stack: str, strip: str = 
 
 
 def read_project(root: Path, stack: str = "") -> ProjectFile:
-    path = root / PROJECT_FILE
-    node = _compose(path, PROJECT_FILE, stack)
+    return _parse_project((root / PROJECT_FILE).read_text(encoding="utf-8"), stack)
+
+
+# A preview reads the same files several times (before the run, in the program); results are
+# frozen and keyed by the text itself, so an edited file is read afresh. Errors are not cached.
+@functools.lru_cache(maxsize=16)
+def _parse_project(text: str, stack: str) -> ProjectFile:
+    node = _compose(text, PROJECT_FILE, stack)
     doc = _construct(node) if node is not None else None
     if not isinstance(doc, dict) or "name" not in doc:
         raise ConfigError(stack, [Problem(PROJECT_FILE, "name", "the project file must be a mapping with a name")])
     lines = _lines_of(node, PROJECT_FILE, stack)
     value_lines: dict[str, int] = {}
     declarations = {}
+    by_key: dict[str, list[tuple[str, int]]] = {}  # config.<key>.<rest> lines grouped by <key>, one pass
+    for path, line in lines.items():
+        if path.startswith("config."):
+            by_key.setdefault(path[len("config."):].split(".", 1)[0], []).append((path, line))
     for key, decl in (doc.get("config") or {}).items():
         full = key if ":" in key else f"{doc['name']}:{key}"
         decl = decl if isinstance(decl, dict) else {"default": decl}
@@ -125,7 +143,8 @@ def read_project(root: Path, stack: str = "") -> ProjectFile:
         )
         for part in ("value", "default"):
             base = f"config.{key}.{part}"
-            value_lines.update({full + p[len(base):]: n for p, n in lines.items() if p.startswith(base)})
+            candidates = lines.items() if "." in str(key) else by_key.get(str(key), ())  # a dotted key: scan all
+            value_lines.update({full + p[len(base):]: n for p, n in candidates if p.startswith(base)})
     return ProjectFile(name=str(doc["name"]), declarations=declarations, lines=value_lines)
 
 
@@ -134,7 +153,12 @@ def read_stack(root: Path, stack: str) -> StackFile:
     path = root / name
     if not path.exists():
         return StackFile(name=name, exists=False)
-    node = _compose(path, name, stack)
+    return _parse_stack(path.read_text(encoding="utf-8"), name, stack)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_stack(text: str, name: str, stack: str) -> StackFile:
+    node = _compose(text, name, stack)
     doc = _construct(node) if node is not None else None
     if doc is None:
         doc = {}
