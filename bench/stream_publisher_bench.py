@@ -20,7 +20,7 @@ One run of this script measures, against moto in-process (`mock_aws`):
    bytecode, as the runtime's boto3 and the Powertools layer do (GOTCHAS L6).
 
 Run: .venv/bin/python bench/stream_publisher_bench.py [--records 1000] [--runs 3]
-     .venv/bin/python bench/stream_publisher_bench.py --small   (200 records, one run: seconds; CI runs it)
+     .venv/bin/python bench/stream_publisher_bench.py --small   (one batch of records, one run each: seconds; CI runs it)
 """
 
 from __future__ import annotations
@@ -214,11 +214,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--small", action="store_true", help="200 records, one run, imports best of 2: a smoke test in seconds (CI runs it)")
+    parser.add_argument("--small", action="store_true", help="one batch of records, one run each: a smoke test in seconds (CI runs it)")
     args = parser.parse_args()
     if args.small:
-        args.records, args.runs = 200, 1
-    import_runs = 2 if args.small else max(args.runs, 5)
+        args.records, args.runs = BATCH, 1
+    import_runs = 1 if args.small else max(args.runs, 5)
 
     rows = throughput(args.records, args.runs)
     print(f"\nproduct_events publishing, {args.records} relevant stream records, batches of {BATCH}, moto in-process, best of {args.runs}")

@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def env(reference_preview):
+def env(reference_preview, tmp_path_factory):
     plan = copy.deepcopy(reference_preview("prod").plan)
+    out = tmp_path_factory.mktemp("build")
     with LocalAws(plan_region(plan)) as aws:
         local = bootstrap(plan, aws)
         api = load_api(plan)
