@@ -1,7 +1,8 @@
 """Offline preview speed: prod against a bare `import pulumi, pulumi_aws`, and growth with the table count.
 
-Every measurement is a fresh process (what a developer waits for), best of --runs, all in this one
-run of the script, so the ratios compare like with like on the same machine at the same moment.
+Every measurement is a fresh process (what a developer waits for), best of --runs rounds in which
+the commands take turns, all in this one run of the script, so the ratios compare like with like on
+the same machine at the same moment.
 Both wall time and CPU time (user+sys of the child) are reported: on a shared machine the wall time
 moves with the load, the CPU time much less.
 
@@ -43,22 +44,29 @@ class Timing:
     out: Path | None = None  # the last run's --out directory
 
 
-def best_of(runs: int, command: list[str], cwd: Path, fresh_out: bool = False) -> Timing:
-    """Minimum wall and minimum CPU time over `runs` fresh processes (exit 0 required)."""
-    walls, cpus, out = [], [], None
+def measure(command: list[str], cwd: Path, fresh_out: bool) -> tuple[float, float, Path | None]:
+    """Wall and CPU time of one fresh process (exit 0 required), and its --out directory."""
+    out = Path(tempfile.mkdtemp(prefix="preview-bench-")) if fresh_out else None
+    argv = [*command, "--out", str(out)] if out else command
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(cwd)})
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed (exit {done.returncode}): {' '.join(argv)}\n{done.stderr}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+
+
+def best_of(runs: int, commands: dict[str, tuple[list[str], Path, bool]]) -> dict[str, Timing]:
+    """Minimum wall and minimum CPU time per command over `runs` rounds. The commands take turns
+    within each round, so a change in the machine's load touches them all alike."""
+    samples: dict[str, list[tuple[float, float, Path | None]]] = {name: [] for name in commands}
     for _ in range(runs):
-        out = Path(tempfile.mkdtemp(prefix="preview-bench-")) if fresh_out else None
-        argv = [*command, "--out", str(out)] if out else command
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(cwd)})
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-        if done.returncode != 0:
-            sys.exit(f"benchmark command failed (exit {done.returncode}): {' '.join(argv)}\n{done.stderr}")
-    return Timing(min(walls), min(cpus), out)
+        for name, (command, cwd, fresh_out) in commands.items():
+            samples[name].append(measure(command, cwd, fresh_out))
+    return {name: Timing(min(w for w, _, _ in runs_), min(c for _, c, _ in runs_), runs_[-1][2])
+            for name, runs_ in samples.items()}
 
 
 def generated_project(tables: int, root: Path) -> Path:
@@ -84,7 +92,7 @@ def resource_count(out: Path, stack: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per measurement (best of)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds of fresh processes (best of)")
     parser.add_argument("--small", action="store_true", help="one run each, 10/20/40 tables: a smoke test in seconds")
     args = parser.parse_args()
     runs = 1 if args.small else args.runs
@@ -92,17 +100,20 @@ def main() -> None:
     python = sys.executable
     preview = [python, "-m", "stacks", "preview"]
 
-    bare = best_of(runs, [python, "-c", "import pulumi, pulumi_aws"], REPO)
-    prod = best_of(runs, [*preview, "prod"], REPO, fresh_out=True)
-    prod_resources = resource_count(prod.out, "prod")
-    grown: dict[int, tuple[Timing, int]] = {}
+    commands: dict[str, tuple[list[str], Path, bool]] = {
+        "bare": ([python, "-c", "import pulumi, pulumi_aws"], REPO, False),
+        "prod": ([*preview, "prod"], REPO, True),
+    }
     for count in sizes:
         root = generated_project(count, Path(tempfile.mkdtemp(prefix="preview-bench-project-")))
-        timing = best_of(runs, [*preview, "bench"], root, fresh_out=True)
-        grown[count] = (timing, resource_count(timing.out, "bench"))
+        commands[f"{count} tables"] = ([*preview, "bench"], root, True)
+    timings = best_of(runs, commands)
+    bare, prod = timings["bare"], timings["prod"]
+    prod_resources = resource_count(prod.out, "prod")
+    grown = {count: (timings[f"{count} tables"], resource_count(timings[f"{count} tables"].out, "bench")) for count in sizes}
 
     wall_ratio, cpu_ratio = prod.wall / bare.wall, prod.cpu / bare.cpu
-    print(f"preview benchmark: best of {runs} fresh process(es) per line, wall and CPU (user+sys) time, one run")
+    print(f"preview benchmark: best of {runs} round(s) of fresh processes taking turns, wall and CPU (user+sys) time, one run")
     print(f"bare import pulumi, pulumi_aws : wall {bare.wall:6.3f} s  cpu {bare.cpu:6.3f} s")
     print(f"preview prod ({prod_resources} resources)  : wall {prod.wall:6.3f} s  cpu {prod.cpu:6.3f} s")
     verdict = ", ".join(f"{kind} {'met' if ratio < TARGET_RATIO else 'NOT met'}"
