@@ -20,6 +20,7 @@ One run of this script measures, against moto in-process (`mock_aws`):
    bytecode, as the runtime's boto3 and the Powertools layer do (GOTCHAS L6).
 
 Run: .venv/bin/python bench/stream_publisher_bench.py [--records 1000] [--runs 3]
+     .venv/bin/python bench/stream_publisher_bench.py --small   (one batch of records, one run each: seconds; CI runs it)
 """
 
 from __future__ import annotations
@@ -213,7 +214,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="one batch of records, one run each: a smoke test in seconds (CI runs it)")
     args = parser.parse_args()
+    if args.small:
+        args.records, args.runs = BATCH, 1
+    import_runs = 1 if args.small else max(args.runs, 5)
 
     rows = throughput(args.records, args.runs)
     print(f"\nproduct_events publishing, {args.records} relevant stream records, batches of {BATCH}, moto in-process, best of {args.runs}")
@@ -222,9 +227,9 @@ def main() -> None:
         print(f"{variant:<30} {rate:>10.0f} {sns_calls:>13.0f} {ddb_calls:>18.0f}")
     print(f"speed-up {rows[0][1] / rows[1][1]:.2f}x; SNS calls {rows[1][2] / rows[0][2]:.1f}x fewer")
 
-    imports = cold_import(max(args.runs, 5))
+    imports = cold_import(import_runs)
     bare = imports[0][1]
-    print(f"\ncold import, fresh subprocesses, best of {max(args.runs, 5)} (Python {sys.version_info.major}.{sys.version_info.minor})")
+    print(f"\ncold import, fresh subprocesses, best of {import_runs} (Python {sys.version_info.major}.{sys.version_info.minor})")
     print(f"{'import':<46} {'ms':>8} {'x boto3':>8}")
     for label, seconds in imports:
         print(f"{label:<46} {seconds * 1000:>8.1f} {seconds / bare:>8.2f}")

@@ -32,9 +32,18 @@ def of_type(*resource_types: str) -> Callable[[Validator], Validator]:
             if args.resource_type in resource_types:
                 validate(args, report_violation)
 
+        wrapper.resource_types = frozenset(resource_types)  # type: ignore[attr-defined]  # see applies_to
         return wrapper
 
     return decorate
+
+
+def applies_to(policy: ResourceValidationPolicy | StackValidationPolicy) -> frozenset[str] | None:
+    """The resource types a rule's validator looks at (declared with `of_type`), None if any type.
+
+    The offline evaluator calls a rule only for these: calling it for others reports nothing
+    (the `of_type` wrapper returns first), but building each call's args costs per resource."""
+    return getattr(policy, "_applies_to", None)
 
 
 def schema_defaults(schema: PolicyConfigSchema | None) -> dict[str, Any]:
@@ -64,4 +73,6 @@ def rule(
     stack, its config schema and its enforcement level (every rule of this pack is mandatory)."""
     kind = StackValidationPolicy if stack else ResourceValidationPolicy
     extra = {"config_schema": config_schema} if config_schema is not None else {}
-    return kind(name=name, description=description, enforcement_level=level, validate=validate, **extra)
+    policy = kind(name=name, description=description, enforcement_level=level, validate=validate, **extra)
+    policy._applies_to = getattr(validate, "resource_types", None)  # type: ignore[union-attr]
+    return policy

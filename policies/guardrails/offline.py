@@ -34,7 +34,7 @@ from pulumi_policy.policy import _NotApplicableError  # what args.not_applicable
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from . import PACK_ENFORCEMENT_LEVEL, POLICIES
-from .base import schema_defaults
+from .base import applies_to, schema_defaults
 
 Outcome = Literal["violation", "unknown", "not-applicable"]
 ENFORCEMENT_LEVELS = tuple(level.value for level in EnforcementLevel)
@@ -115,7 +115,12 @@ def evaluate_plan(plan: Mapping[str, Any], policy_config: Mapping[str, Any],
     """Run every enabled policy over `plan["resources"]` as the engine would during a preview."""
     config = check_policy_config(policy_config, policies=policies)
     resources: list[Mapping[str, Any]] = list(plan.get("resources", []))
+
+    def by_type(types: frozenset[str]) -> list[Mapping[str, Any]]:  # in plan order, as the full list
+        return [resource for resource in resources if resource["type"] in types]
+
     results: list[Result] = []
+    stack_resources: list[PolicyResource] | None = None
     ran: list[str] = []
     disabled: list[str] = []
     for policy in policies:
@@ -129,10 +134,13 @@ def evaluate_plan(plan: Mapping[str, Any], policy_config: Mapping[str, Any],
         properties = {k: v for k, v in config.get(policy.name, {}).items() if k != "enforcementLevel"}
         policy_settings = {**schema_defaults(policy.config_schema), **properties}
         if isinstance(policy, ResourceValidationPolicy):
-            for resource in resources:
+            types = applies_to(policy)
+            for resource in resources if types is None else by_type(types):
                 results += _run(policy, level, resource["urn"], _resource_call(policy, resource, policy_settings))
         elif isinstance(policy, StackValidationPolicy):
-            args = StackValidationArgs(_stack_resources(resources), policy_settings)
+            # Built once for every stack rule (the engine builds them per rule): the rules only read them.
+            stack_resources = stack_resources if stack_resources is not None else _stack_resources(resources)
+            args = StackValidationArgs(stack_resources, policy_settings)
             results += _run(policy, level, None, lambda report, p=policy, a=args: p.validate(a, report))
         ran.append(policy.name)
     failed = {r["policy"] for r in results if r["outcome"] != "not-applicable"}

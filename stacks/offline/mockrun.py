@@ -8,15 +8,18 @@ outputs. Provider-computed outputs (ARNs, key ids) are left unknown, as in a rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import runpy
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import pulumi
 from google.protobuf import json_format
-from pulumi.runtime import mocks, settings as runtime_settings
+from pulumi.runtime import mocks, resource as runtime_resource, settings as runtime_settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -25,6 +28,8 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 PLACEHOLDER_ACCOUNT = "123456789012"
+# Collections of the youngest generation every 100,000 allocations instead of 700 (see run_program).
+GC_YOUNG_THRESHOLD = 100_000
 
 
 class DuplicateResourceError(Exception):
@@ -171,6 +176,33 @@ def _stack_resource(project: str, stack: str) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The SDK allocates thousands of futures and outputs per resource, alive until the run ends;
+    at the default threshold the collector walks that growing heap again and again, so the cost
+    per resource grew with the resource count (measured: 0.8 ms at 50 resources, 2 ms at 800).
+    Cycles are still collected, less often; the previous thresholds come back after the run."""
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], GC_YOUNG_THRESHOLD), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """The SDK walks the whole Python stack for every resource (traceback.extract_stack, which
+    checks each frame's file) to send the engine the source position of the constructor call.
+    The recording keeps no source positions, so the run sends an empty stack trace instead."""
+    original = runtime_resource._get_stack_trace
+    runtime_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        runtime_resource._get_stack_trace = original
+
+
 def run_program(
     program: Path,
     project: str,
@@ -201,7 +233,8 @@ def run_program(
         root.register_outputs(massage(root.outputs, []))  # type: ignore[union-attr]
 
     try:
-        _sync_await(run_pulumi_func(program_then_outputs))
+        with _fewer_collections(), _without_source_positions():
+            _sync_await(run_pulumi_func(program_then_outputs))
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -14,15 +14,13 @@ from stacks.replication.spec import stack_table_regions
 from stacks.config.loader import load_for_stack
 from stacks.access.evaluator import Request, evaluate
 from stacks.access.isolation import OTHER, OWNER, grant_scenarios
-from stacks.offline.preview import preview
 from stacks.config.sources import cli_config, read_project, read_stack
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
 
 
-def load(stack: str, out: Path):
-    plan = preview(REPO, stack, out).plan
+def load(stack: str, plan: dict):
     config = load_for_stack(REPO, stack, cli_config(read_project(REPO), read_stack(REPO, stack)))
     policies = {r["name"].removesuffix("-role-access"): json.loads(r["inputs"]["policy"])
                 for r in plan["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and r["name"].endswith("-role-access")}
@@ -32,8 +30,8 @@ def load(stack: str, out: Path):
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def stack(request, tmp_path_factory):
-    return load(request.param, tmp_path_factory.mktemp(request.param))
+def stack(request, reference_preview):
+    return load(request.param, reference_preview(request.param).plan)
 
 
 def all_scenarios(config, ctx):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -11,16 +12,14 @@ from parliament import analyze_policy_string
 from policy_sentry.querying.actions import get_action_data
 
 from stacks.offline import snapshots
-from stacks.offline.preview import preview
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in STACKS}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: copy.deepcopy(reference_preview(stack).plan) for stack in STACKS}
 
 
 def generated_policies(plan: dict) -> dict[str, tuple[str, dict]]:

@@ -41,11 +41,8 @@ KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/local"
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    from stacks.offline.preview import preview
-
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in ("dev", "staging", "prod")}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: copy.deepcopy(reference_preview(stack).plan) for stack in ("dev", "staging", "prod")}
 
 
 @pytest.fixture(scope="module")

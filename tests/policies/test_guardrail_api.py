@@ -1053,10 +1053,8 @@ def test_stack_rules_match_the_real_analyzer():
 # --- the real program ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def prod_plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from stacks.offline.preview import preview
-
-    return preview(Path(REPO), "prod", tmp_path_factory.mktemp("preview")).plan
+def prod_plan(reference_preview: Any) -> dict[str, Any]:
+    return copy.deepcopy(reference_preview("prod").plan)
 
 
 def test_real_prod_plan_has_no_mandatory_violation_from_the_new_rules(prod_plan: dict[str, Any]):

@@ -729,10 +729,8 @@ HANDLERS = [REPO / "lambdas" / name / "handler.py" for name in ("product_events"
 @pytest.mark.skipif(not all(path.is_file() for path in HANDLERS),
                     reason="the prod preview packages lambdas/{product_events,order_stats,place_order}/handler.py, "
                            "which do not all exist yet")
-def test_real_prod_plan_has_no_mandatory_violation_from_the_new_rules(tmp_path: Path):
-    from stacks.offline.preview import preview
-
-    plan = preview(REPO, "prod", tmp_path).plan
+def test_real_prod_plan_has_no_mandatory_violation_from_the_new_rules(reference_preview: Any):
+    plan = copy.deepcopy(reference_preview("prod").plan)
     report = evaluate_plan(plan, {}, policies=FUNCTION_POLICIES)
     assert [(r["policy"], r["urn"].rsplit("::", 1)[-1], r["message"]) for r in report.mandatory_violations] == []
     assert report.results == [] and report.passed == NEW_RULES

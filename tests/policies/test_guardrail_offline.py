@@ -311,3 +311,19 @@ def test_stack_configs_set_protection_requirements(stack: str, required: bool):
 
 def test_check_policy_config_allows_every_pack_policy():
     assert check_policy_config({name: "mandatory" for name in ALL_POLICIES}).keys() == set(ALL_POLICIES)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_rules_run_only_on_their_resource_types_with_the_results_of_running_on_all(stack: str, monkeypatch,
+                                                                                   reference_preview):
+    # The evaluator skips resources a rule's of_type excludes (the rule would return at once);
+    # the report must be exactly the one of calling every rule on every resource.
+    from policies.guardrails import offline
+
+    repo = Path(__file__).resolve().parents[2]
+    plan = copy.deepcopy(reference_preview(stack).plan)
+    config = load_policy_config(repo / "policies" / "config" / f"{stack}.json")
+    filtered = evaluate_plan(plan, config).to_dict()
+    monkeypatch.setattr(offline, "applies_to", lambda policy: None)
+    assert evaluate_plan(plan, config).to_dict() == filtered
+    assert filtered["results"] or filtered["passed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -15,9 +16,8 @@ STACKS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in STACKS}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: copy.deepcopy(reference_preview(stack).plan) for stack in STACKS}
 
 
 def of_type(plan: dict, type_: str) -> dict[str, dict]:

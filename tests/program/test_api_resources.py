@@ -14,9 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    return {s: preview(REPO, s, out) for s in ("dev", "prod")}
+def plans(reference_preview):
+    return {s: reference_preview(s) for s in ("dev", "prod")}  # read only
 
 
 def of_type(plan, type_):

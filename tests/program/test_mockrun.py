@@ -53,3 +53,19 @@ def test_runs_in_one_process_do_not_leak_into_each_other(tmp_path):
     second = run_program(program, "p", "b", {"aws:region": "us-east-1"}, recording=Recording("p", "b"))
     assert [u for u in first.resources if "Key" in u] == ["urn:pulumi:a::p::aws:kms/key:Key::only"]
     assert [u for u in second.resources if "Key" in u] == ["urn:pulumi:b::p::aws:kms/key:Key::only"]
+
+
+def test_a_run_restores_the_collector_thresholds_and_the_sdk_stack_traces(tmp_path):
+    # The run collects garbage less often and sends no source positions (neither is recorded);
+    # both are scoped to the run, also when the program fails.
+    import gc
+
+    from pulumi.runtime import resource as runtime_resource
+
+    before_threshold, before_trace = gc.get_threshold(), runtime_resource._get_stack_trace
+    run_program(write_program(tmp_path, 'aws.kms.Key("k")\n'), "p", "s", {"aws:region": "us-east-1"})
+    with pytest.raises(DuplicateResourceError):
+        run_program(write_program(tmp_path, 'aws.kms.Key("k")\naws.kms.Key("k")\n'), "p", "s", {"aws:region": "us-east-1"})
+    assert gc.get_threshold() == before_threshold
+    assert runtime_resource._get_stack_trace is before_trace
+

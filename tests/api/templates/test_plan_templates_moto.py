@@ -4,6 +4,7 @@ behave exactly as through the local gateway (there is no second copy of the temp
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -16,15 +17,14 @@ from stacks.local.gateway import HttpRequest, LocalGateway
 from stacks.local.runtime import dynamodb_caller
 from stacks.local.tokens import LocalIssuer, user_sub
 from stacks.local.vtl import VtlRequest, render_request, render_response
-from stacks.offline.preview import preview
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(reference_preview, tmp_path_factory):
+    plan = copy.deepcopy(reference_preview("dev").plan)  # prod reads products through DAX functions
     out = tmp_path_factory.mktemp("build")
-    plan = preview(REPO, "dev", out).plan
     with LocalAws(plan_region(plan)) as aws:
         local = bootstrap(plan, aws)
         api = load_api(plan)
