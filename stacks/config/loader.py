@@ -212,7 +212,7 @@ def load_config(
     """Validate the CLI-shaped config map of one stack. Raises ConfigError listing every problem."""
     ns = f"{project.name}:"
     report = _Reporter(project, stack)
-    # Project and stack names become part of KMS alias (K10) and Lambda function (L13) names.
+    # Project and stack names become part of KMS alias (K11) and Lambda function (L13) names.
     if not NAME_PART.match(stack_name):
         report.problems.append(Problem(stack.name, "(stack name)", f"{stack_name!r}: stack names of this program are "
                                        "letters, digits, - and _ (they are part of KMS alias and Lambda function names)"))
@@ -320,9 +320,6 @@ def load_config(
     for loc, message in function_errors:
         report.add(f"{ns}functions", _path_of(loc[1:]), message)
     functions_model: Optional[FunctionsModel] = functions.functions if functions is not None else None  # type: ignore[attr-defined]
-    if settings is not None and functions_model is not None:
-        for path, message in concurrency_findings(settings.functionConcurrency, functions_model.functions):
-            report.add(f"{ns}functionConcurrency", path, message)
     if settings is not None:
         for message in layer_findings(settings.powertoolsLayerArn, settings.region, settings.lambdaRuntime):
             report.add(f"{ns}powertoolsLayerArn", "", message)
@@ -345,7 +342,13 @@ def load_config(
         raise ConfigError(stack_name, report.problems)
     from ..dax.reader import apply_dax  # DAX builds on the config it rewrites
 
-    return apply_dax(BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root))  # type: ignore[arg-type]
+    effective = apply_dax(BlueprintConfig(project.name, stack_name, settings, dict(tables), access, api, functions_model, root))  # type: ignore[arg-type]
+    # Reservations may name the declared functions and the DAX readers generated from cached routes.
+    for path, message in concurrency_findings(settings.functionConcurrency, effective.functions.functions):
+        report.add(f"{ns}functionConcurrency", path, message)
+    if report.problems:
+        raise ConfigError(stack_name, report.problems)
+    return effective
 
 
 def _report_replication(report: _Reporter, ns: str, settings: StackSettings, tables: Optional[Mapping[str, TableModel]],

@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import base64
 import hashlib
 import importlib.util
 import io
-import py_compile
 import re
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .packaging import FIXED_TIME, Package, PackagingError
+from .packaging import FIXED_TIME, Package, PackagingError, compile_files
 
 BUNDLER_VERSION = "1"
 REQUIREMENTS = "requirements.txt"
@@ -163,29 +164,32 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 def _site_files(site: Path, compile_bytecode: bool) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted(p for p in site.rglob("*") if p.is_file()):
-            relative = path.relative_to(site)
-            if SKIP_DIRS & set(relative.parts) or path.suffix == ".pyc":
-                continue
-            name = relative.as_posix()
-            files[name] = path.read_bytes()
-            if compile_bytecode and path.suffix == ".py":
-                # Lambda's code directory is read-only: without these, every cold start compiles the
-                # library again. Unchecked-hash pycs stay valid whatever the zip's timestamps.
-                compiled = Path(tmp) / "out.pyc"
-                try:
-                    py_compile.compile(str(path), cfile=str(compiled), dfile=name, doraise=True,
-                                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-                except py_compile.PyCompileError:
-                    continue  # Python-2-only modules some libraries ship; never imported
-                files[importlib.util.cache_from_source(name)] = compiled.read_bytes()
+    sources: list[tuple[Path, str]] = []
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        relative = path.relative_to(site)
+        if SKIP_DIRS & set(relative.parts) or path.suffix == ".pyc":
+            continue
+        name = relative.as_posix()
+        files[name] = path.read_bytes()
+        if compile_bytecode and path.suffix == ".py":
+            sources.append((path, name))
+    if sources:
+        # Lambda's code directory is read-only: without these, every cold start compiles the library
+        # again. Modules that do not compile (Python-2-only files some libraries ship) are never imported.
+        with tempfile.TemporaryDirectory() as tmp:
+            compiled, _ = compile_files(sources, Path(tmp))
+        files.update({importlib.util.cache_from_source(name): data for name, data in compiled.items()})
     return files
 
 
 def with_dependencies(package: Package, source: Path, out_dir: Path, cache_root: Path, runtime: str,
-                      architecture: str = "arm64", compile_bytecode: bool = True) -> Package:
-    """The function's package plus its requirements (unchanged when it has no requirements.txt)."""
+                      architecture: str = "arm64", compile_bytecode: Optional[bool] = None) -> Package:
+    """The function's package plus its requirements (unchanged when it has no requirements.txt).
+
+    Bytecode of the dependencies follows the package's own decision (facts L6, L7): only when the
+    build Python is the runtime's version, so every machine builds the same bytes otherwise."""
+    if compile_bytecode is None:
+        compile_bytecode = package.bytecode
     requirements = source / REQUIREMENTS
     if not requirements.is_file():
         return package
@@ -205,4 +209,5 @@ def with_dependencies(package: Package, source: Path, out_dir: Path, cache_root:
     path = out_dir / f"{source.name}-{digest.hex()[:16]}.zip"
     if not path.exists():
         path.write_bytes(data)
-    return Package(path=path, sha256_base64=base64.b64encode(digest).decode(), files=tuple(sorted(files)))
+    return Package(path=path, sha256_base64=base64.b64encode(digest).decode(), files=tuple(sorted(files)),
+                   bytecode=package.bytecode)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import py_compile
 import re
 import sys
 import tempfile
@@ -109,23 +108,47 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def _compile(path: Path, relative: str, workdir: Path) -> bytes:
-    # Unchecked hash-based pyc: valid regardless of file timestamps in the zip (PEP 552).
-    compiled = workdir / "out.pyc"
+# Compiles each "<source>\t<name>\t<target>" line of stdin to an unchecked-hash pyc (valid whatever
+# the zip's timestamps, PEP 552), in a fresh interpreter: marshal's output depends on the reference
+# counts of interned objects, so compiling inside a long-lived process (a preview that imported much,
+# a test run) is not byte-for-byte reproducible. A file that does not compile is named on stderr.
+_COMPILE = """
+import py_compile, sys
+for line in sys.stdin.read().splitlines():
+    source, name, target = line.split("\\t")
     try:
-        py_compile.compile(str(path), cfile=str(compiled), dfile=relative, doraise=True,
+        py_compile.compile(source, cfile=target, dfile=name, doraise=True,
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     except py_compile.PyCompileError as exc:
-        raise PackagingError(f"{path}: does not compile: {exc.exc_value}") from None
-    return compiled.read_bytes()
+        print(source + "\\t" + str(exc.exc_value), file=sys.stderr)
+"""
+
+
+def compile_files(sources: list[tuple[Path, str]], workdir: Path) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(name -> pyc bytes, source -> why it does not compile) for (source path, name in the zip) pairs."""
+    import subprocess
+    import sys
+
+    if not sources:
+        return {}, {}
+    jobs = [(path, name, workdir / f"{i}.pyc") for i, (path, name) in enumerate(sources)]
+    done = subprocess.run([sys.executable, "-c", _COMPILE], text=True, capture_output=True,
+                          input="\n".join(f"{path}\t{name}\t{target}" for path, name, target in jobs))
+    if done.returncode != 0:
+        raise PackagingError(f"compiling bytecode failed: {done.stderr.strip()[-300:]}")
+    failed = dict(line.split("\t", 1) for line in done.stderr.splitlines() if "\t" in line)
+    compiled = {name: target.read_bytes() for _, name, target in jobs if target.exists()}
+    return compiled, failed
 
 
 def zip_bytes(source: Path, entries: list[Entry]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive, tempfile.TemporaryDirectory() as tmp:
+        compiled, failed = compile_files([(source / e.source, e.source) for e in entries if e.compiled], Path(tmp))
+        for path, why in failed.items():
+            raise PackagingError(f"{path}: does not compile: {why}")
         for entry in entries:
-            path = source / entry.source
-            data = _compile(path, entry.source, Path(tmp)) if entry.compiled else path.read_bytes()
+            data = compiled[entry.source] if entry.compiled else (source / entry.source).read_bytes()
             archive.writestr(_entry(entry.name), data)
     return buffer.getvalue()
 

@@ -181,7 +181,7 @@ def test_under_pulumi_up_the_decrypted_secret_is_an_ordinary_value(scratch):
     load_config(config, project, "qa", stack, scratch.root)  # no ConfigError
 
 
-def test_a_stack_name_with_a_dot_is_refused_before_aws_would(scratch):  # K10, L13
+def test_a_stack_name_with_a_dot_is_refused_before_aws_would(scratch):  # K11, L13
     """Pulumi accepts `dev.eu`; KMS alias and Lambda function names do not."""
     scratch.write_stack("dev.eu", PASSPHRASE_STACK)
     [problem] = problems(scratch.root, "dev.eu")
