@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -49,6 +49,9 @@ class BlueprintConfig:
     api: ApiModel
     functions: FunctionsModel
     root: Optional[Path] = None  # where lambdas/ lives (function code)
+    # Declared routes that DAX reader functions serve in this stack (stacks/dax/reader.py): their
+    # HTTP contract is the declared route's, so the OpenAPI document still describes them as declared.
+    served_by_dax: Mapping[str, Any] = field(default_factory=dict)
 
 
 def known_regions() -> list[str]:

@@ -96,4 +96,5 @@ def apply_dax(config: Any) -> Any:
         access=AccessModel(principals=principals, grants=grants),
         api=api,
         functions=FunctionsModel(functions=functions, topics=config.functions.topics),
+        served_by_dax=dict(routes),
     )

@@ -90,11 +90,12 @@ def diff_plans(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         # `protect` as recorded before the change is what the engine enforces.
         protected = old[urn]["options"].get("protect", False)
         if forcing:
-            changes.append(Change(urn, r["type"], "replace", forcing, protected, _replica_regions(old[urn])))
+            changes.append(Change(urn, r["type"], "replace", forcing, protected,
+                                  replica_regions=_replica_regions(old[urn])))
         else:
             # A path of ignoreChanges that is a whole property: what pulumi up will not apply.
             ignored = tuple(k for k in changed if k in r["options"].get("ignoreChanges", []))
-            changes.append(Change(urn, r["type"], "update", changed, protected, ignored))
+            changes.append(Change(urn, r["type"], "update", changed, protected, ignored=ignored))
     return changes
 
 
@@ -137,7 +138,8 @@ def replica_notes(before: dict[str, Any], after: dict[str, Any]) -> list[Replica
     new = {r["urn"]: r for r in after["resources"] if r["type"] == "aws:dynamodb/table:Table"}
     notes: list[ReplicaNote] = []
     for urn in sorted(new):
-        name = new[urn]["name"]
+        # A hand-built plan may lack the logical name: fall back to the URN's last part.
+        name = new[urn].get("name") or urn.rsplit("::", 1)[-1]
         now = _replicas(new[urn])
         if urn not in old:
             if now and new[urn]["inputs"].get("billingMode") == "PROVISIONED":
@@ -176,5 +178,5 @@ def replication_state(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         replicas = _replicas(resource)
         modes = {r.get("consistencyMode", "EVENTUAL") for r in replicas.values()}
-        state[resource["name"]] = {"mode": modes.pop() if len(modes) == 1 else None, "replicas": sorted(replicas)}
+        state[resource.get("name") or resource.get("urn", "").rsplit("::", 1)[-1]] = {"mode": modes.pop() if len(modes) == 1 else None, "replicas": sorted(replicas)}
     return state

@@ -110,10 +110,14 @@ def function_routes(config: Any) -> list[Any]:
     """The function-backed routes with each function's HTTP contract (lambdas/<code>/api.json)."""
     from ..api.openapi import FunctionRoute
     from ..api.spec import proxy_route_specs
+    from ..dax.reader import reader_name
 
     root = config.root or Path(__file__).resolve().parents[2]
     routes = []
+    readers = {reader_name(route_id) for route_id in config.served_by_dax}  # documented as their declared routes
     for spec in proxy_route_specs(config):
+        if spec.function in readers:
+            continue
         code = config.functions.functions[spec.function].code
         contract_path = root / "lambdas" / code / "api.json"
         contract = json.loads(contract_path.read_text(encoding="utf-8")) if contract_path.exists() else {}
@@ -127,8 +131,12 @@ def write_openapi(config: Any, path: Path) -> None:
     from ..naming import api_name
     from ..api.openapi import openapi_document, openapi_json
 
+    from ..api.model import ApiModel
+
+    declared = ApiModel(name=config.api.name, description=config.api.description,
+                        routes={**config.api.routes, **config.served_by_dax})
     document = openapi_document(
-        config.api, config.tables, title=api_name(config.project, config.stack, config.api.name),
+        declared, config.tables, title=api_name(config.project, config.stack, config.api.name),
         version=config.stack, server_url=None, cors_origins=config.settings.apiCorsOrigins,
         region=config.settings.region, function_routes=function_routes(config),
     )

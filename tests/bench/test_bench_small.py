@@ -28,6 +28,21 @@ EXPECTED: dict[str, list[str]] = {
         rf"^marginal cost \(10->40 tables, cpu\): +-?{NUMBER} ms per table, +-?{NUMBER} ms per resource$",
         rf"^linearity \(cpu per resource\) +: +-?{NUMBER} ms \(10->20\) vs +-?{NUMBER} ms \(20->40\) = +-?({NUMBER}|inf)$",
     ],
+    "counter_invocations_bench.py": [
+        r"^before +\d+ +\d+ +[\d.]+ +\d+ +\d+",
+        r"^after +0 +0 +0\.0 +0 +0",
+    ],
+    "dax_bench.py": [
+        r'"package_size_ratio": [\d.]+',
+        r'"cold_import_ratio": [\d.]+',
+        r'"query_cache_hit_rate": [\d.]+',
+    ],
+    "replication_bench.py": [
+        rf"^preview prod, 0 replica regions : +{NUMBER} s +\d+ resources",
+        rf"^preview prod, 4 replica regions : +{NUMBER} s +\d+ resources",
+        rf"^linear in regions +: 4 vs 2 regions = {NUMBER}x",
+        rf"^local replication \(one region writes +\): +{NUMBER} items/s",
+    ],
     "stream_publisher_bench.py": [
         rf"^PublishBatch \(handler\) +{NUMBER} +{NUMBER} +{NUMBER}$",
         rf"^Publish per record \(naive\) +{NUMBER} +{NUMBER} +{NUMBER}$",

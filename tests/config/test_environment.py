@@ -31,8 +31,9 @@ def test_pulumi_install_syncs_the_run_time_dependencies_into_dot_venv():
 
 
 def test_run_time_dependencies_are_what_the_program_needs_pinned():
+    # pip and packaging: bundling a function's pinned dependencies (stacks/functions/dependencies.py) at preview
     assert set(pins(PYPROJECT["project"]["dependencies"])) == {"pulumi", "pulumi-aws", "pydantic", "pyyaml",
-                                                               "protobuf"}
+                                                               "protobuf", "pip", "packaging"}
     for group in PYPROJECT["dependency-groups"].values():
         pins(group)
 

@@ -31,22 +31,6 @@ def test_every_declared_project_key_has_a_description_and_a_default_or_value():
         assert decl.has_default or decl.has_value, key  # otherwise the CLI demands it in every stack
 
 
-def test_the_fast_yaml_loader_records_the_lines_of_the_pure_python_loader():
-    # Stack files are composed with libyaml (when PyYAML has it) for speed; every line the errors
-    # point at must be the one the pure-Python composer gives.
-    from pathlib import Path
-
-    import yaml
-
-    from stacks.config import sources
-
-    repo = Path(__file__).resolve().parents[2]
-    for path in sorted(repo.glob("Pulumi*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        fast, pure = {}, {}
-        sources._record_lines(yaml.compose(text, Loader=sources._FAST_LOADER), "", fast, [])
-        sources._record_lines(yaml.compose(text, Loader=yaml.SafeLoader), "", pure, [])
-        assert fast == pure, path.name
 
 
 def test_an_edited_stack_file_is_read_afresh(scratch):

@@ -100,11 +100,14 @@ def test_an_alarm_whose_dimensions_are_unknown_makes_the_gap_undecided(prod):
 
 
 def test_replicas_need_replication_latency_alarms_once_they_exist(prod):  # T14
-    products = alarm(prod, "products")
-    with_replica = changed(products, replicas=[{"regionName": "eu-west-1"}])
+    # prod's global tables already have replicas (and their alarms); productSales is regional
+    # (global: false), so it has none: give it one, without its alarm.
+    sales = alarm(prod, "productSales")
+    assert sales["type"] == "aws:dynamodb/table:Table" and not sales["inputs"].get("replicas")
+    with_replica = changed(sales, replicas=[{"regionName": "eu-west-1"}])
     [(name, message)] = violations(replaced(prod, with_replica))
-    assert name == "products"
-    assert message.startswith("replica ddb-blueprint-prod-products ReceivingRegion eu-west-1 has no alarm on AWS/DynamoDB ReplicationLatency")
+    assert name == "productSales"
+    assert message.startswith("replica ddb-blueprint-prod-productSales ReceivingRegion eu-west-1 has no alarm on AWS/DynamoDB ReplicationLatency")
 
 
 def test_a_dax_cluster_needs_its_three_alarms(prod):  # D12

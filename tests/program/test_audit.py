@@ -52,12 +52,13 @@ def test_every_role_shows_trust_statements_and_reasons(reviews):
 
 def test_isolation_proof_is_in_the_report_and_passes(reviews):
     report = text(reviews["prod"])
-    assert "Isolation proof: 43 of 43 requests" in report and "MISMATCH" not in report
-
-
-    # 48 in the home region, plus per item action (11) own/other partition in each of the 2 replica
-    # regions and one region without a copy: 11 * 5 = 55.
-    assert "Isolation proof: 103 of 103 requests" in report and "MISMATCH" not in report
+    # The shopper role's grants (shopperCart, shopperOrders; row-scoped, read-only): 45 requests in
+    # the home region (22 + 23, among them a never-granted GetItem on each regional table:
+    # idempotency, productSales, sessions), plus per row-scoped item action (3 per grant, 6 in all)
+    # own/other partition in each of the 2 replica regions and own partition in one region without
+    # a copy: 6 * 5 = 30.
+    assert "Isolation proof: 75 of 75 requests" in report and "MISMATCH" not in report
+    assert "GetItem on table productSales (never granted) | deny | deny |" in report
     assert "in replica region eu-west-1" in report and "no copy of the table there" in report
     assert reviews["prod"].isolation_failures == 0
 
@@ -131,12 +132,14 @@ def test_review_shows_every_replica_with_its_in_region_key_pitr_and_protection(r
     for table in ("carts", "orders", "products"):
         for region in ("us-west-2", "eu-west-1"):
             assert f"| `ddb-blueprint-prod-{table}` | {region} | EVENTUAL | `tables-key-{region}` | on | on | yes |" in section
-    assert "Regional tables (global: false): `ddb-blueprint-prod-idempotency`, `ddb-blueprint-prod-sessions`." in section
+    assert ("Regional tables (global: false): `ddb-blueprint-prod-idempotency`, `ddb-blueprint-prod-productSales`, "
+            "`ddb-blueprint-prod-sessions`.") in section
     assert "### `tables-key-eu-west-1`" in report  # the replica region's key policy is reviewed too
     assert "None: every table lives in `us-east-1` only." in text(reviews["dev"])
 
 
 def test_review_sums_the_isolation_proof_per_region(reviews):
     report = text(reviews["prod"])
-    assert "| us-west-2 | 22 of 22 |" in report and "| eu-west-1 | 22 of 22 |" in report
-    assert "(no copy) | 11 of 11 |" in report
+    assert "| us-east-1 | 45 of 45 |" in report
+    assert "| us-west-2 | 12 of 12 |" in report and "| eu-west-1 | 12 of 12 |" in report
+    assert "(no copy) | 6 of 6 |" in report
