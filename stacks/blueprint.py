@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -40,21 +40,8 @@ def build(config: BlueprintConfig) -> dict[str, Any]:
     identity = aws.get_caller_identity_output()
     partition = aws.get_partition_output()
 
-    key = TableKey(
-        f"tables-key-{settings.region}",
-        TableKeyArgs(
-            region=settings.region,
-            alias_name=key_alias_name(config.project, config.stack),
-            partition=partition.partition,
-            account_id=identity.account_id,
-            admin_arns=settings.keyAdminArns,
-            deletion_window_days=settings.keyDeletionWindowDays,
-            rotation_period_days=settings.keyRotationPeriodDays,
-            protect=settings.protect,
-            retain_on_delete=settings.retainOnDelete,
-            tags={**settings.tags, **standard_tags(config.project, config.stack)},
-        ),
-    )
+    key = TableKey(f"tables-key-{settings.region}", _key_args(config, settings.region, key_alias_name(config.project, config.stack),
+                                                              identity.account_id, partition.partition))
 
     replica_keys = _build_replica_keys(config, identity.account_id, partition.partition)
     tables: dict[str, Any] = {}
@@ -173,44 +160,36 @@ def _build_replica_keys(config: BlueprintConfig, account_id: Any, partition: Any
     if not any(t.is_global for t in config.tables.values()):
         return {}
     return {
-        region: TableKey(
-            f"tables-key-{region}",
-            TableKeyArgs(
-                region=region,
-                explicit_region=region,
-                alias_name=key_alias_name(config.project, config.stack),
-                partition=partition,
-                account_id=account_id,
-                admin_arns=settings.keyAdminArns,
-                deletion_window_days=settings.keyDeletionWindowDays,
-                rotation_period_days=settings.keyRotationPeriodDays,
-                protect=settings.protect,
-                retain_on_delete=settings.retainOnDelete,
-                tags={**settings.tags, **standard_tags(config.project, config.stack)},
-            ),
-        )
+        region: TableKey(f"tables-key-{region}", _key_args(config, region, key_alias_name(config.project, config.stack),
+                                                           account_id, partition, explicit_region=region))
         for region in settings.replicaRegions
     }
 
 
 def _build_ops_key(config: BlueprintConfig, account_id: Any, partition: Any) -> OpsKey:
     settings = config.settings
-    return OpsKey(
-        f"ops-key-{settings.region}",
-        TableKeyArgs(
-            region=settings.region,
-            alias_name=ops_key_alias_name(config.project, config.stack),
-            partition=partition,
-            account_id=account_id,
-            admin_arns=settings.keyAdminArns,
-            deletion_window_days=settings.keyDeletionWindowDays,
-            rotation_period_days=settings.keyRotationPeriodDays,
-            # Logs, topics and queues are not the system of record; the key still follows the
-            # stack's protection settings.
-            protect=settings.protect,
-            retain_on_delete=settings.retainOnDelete,
-            tags={**settings.tags, **standard_tags(config.project, config.stack)},
-        ),
+    # Logs, topics and queues are not the system of record; the key still follows the stack's
+    # protection settings.
+    return OpsKey(f"ops-key-{settings.region}",
+                  _key_args(config, settings.region, ops_key_alias_name(config.project, config.stack), account_id, partition))
+
+
+def _key_args(config: BlueprintConfig, region: str, alias: str, account_id: Any, partition: Any,
+              explicit_region: Optional[str] = None) -> TableKeyArgs:
+    """One key's arguments: the stack's key settings, protection and tags (every key of the stack)."""
+    settings = config.settings
+    return TableKeyArgs(
+        region=region,
+        explicit_region=explicit_region,
+        alias_name=alias,
+        partition=partition,
+        account_id=account_id,
+        admin_arns=settings.keyAdminArns,
+        deletion_window_days=settings.keyDeletionWindowDays,
+        rotation_period_days=settings.keyRotationPeriodDays,
+        protect=settings.protect,
+        retain_on_delete=settings.retainOnDelete,
+        tags={**settings.tags, **standard_tags(config.project, config.stack)},
     )
 
 
