@@ -88,7 +88,7 @@ def test_ctrl_c_during_a_preview_ends_cleanly(scratch, tmp_path):
     time.sleep(1.5)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
-    if process.returncode == 0:
+    if process.returncode in (0, 1) and "plan written" in out:  # 1: qa has no policy config, so guardrails fail
         pytest.skip("the preview finished before the interrupt arrived")
     assert process.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err + out and "interrupted" in err
