@@ -206,7 +206,13 @@ def replica_tour(runtime: LocalRuntime, session: Any, printer: Callable[[str], N
     response = session.put(runtime.url + "/cart/items/b-004", json={"quantity": 1},
                            headers={"Authorization": runtime.token("alice")}, timeout=30)
     key = {"userId": {"S": user_sub("alice")}, "productId": {"S": "b-004"}}
-    item, waited = _poll(lambda: runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item"))
+    def replicated() -> Any:  # asynchronous (T14): wait for the line as written, not just for any version of it
+        found = runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item")
+        return found if found and found.get("quantity") == {"N": "1"} else None
+
+    item, waited = _poll(replicated)
+    if not item:  # show what the replica holds
+        item = runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item")
     ok = response.status_code == 201 and bool(item) and item.get("quantity") == {"N": "1"}
     step = Step(f"alice's cart line written in {home} is read in {replica}", "alice", "PUT", "/cart/items/b-004", 201)
     outcomes.append(Outcome(step, response.status_code, item, ok))
