@@ -14,6 +14,7 @@ import yaml
 from stacks.config.errors import ConfigError
 from stacks.config.loader import load_config
 from stacks.config.sources import cli_config, read_project, read_stack
+from tests.config.test_config_errors import only
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
@@ -31,15 +32,6 @@ def problems(scratch, config: dict, tables: dict | None = None, stack: str = "te
     except ConfigError as exc:
         return exc.problems
     return []
-
-
-def only(found, path: str, *fragments: str, file: str = "Pulumi.test.yaml"):
-    assert len(found) == 1, [p.render() for p in found]
-    problem = found[0]
-    assert (problem.file, problem.path) == (file, path), problem.render()
-    for fragment in fragments:
-        assert fragment in problem.message, problem.render()
-    return problem
 
 
 def stack(**keys) -> dict:
