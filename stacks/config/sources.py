@@ -7,6 +7,7 @@ values and hands the program strings (objects and arrays as JSON). The offline t
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ STACK_FILE_KEYS = ("config", "encryptedkey", "encryptionsalt", "environment", "m
 # is about 2,000; a few anchors and aliases can otherwise make a small file expand without bound
 # ("billion laughs") and hang every tool that walks it.
 MAX_EXPANDED_VALUES = 100_000
+# How deep mappings and lists may nest. The reference files nest 7 deep; the bound keeps the
+# recursive walks over a file (line numbers, the constructor) far from Python's recursion limit.
+MAX_NESTING_DEPTH = 100
 
 
 class PulumiYamlLoader(yaml.SafeLoader):
@@ -81,6 +85,21 @@ PulumiYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 PulumiYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+
+
+if hasattr(yaml, "CSafeLoader"):
+    class FastPulumiYamlLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        """The same scalars and nodes (line marks included), parsed by libyaml: about ten times faster.
+
+        libyaml's parser calls back into the resolver for every plain scalar, so the YAML 1.2
+        resolvers above apply unchanged. PyYAML's wheels ship libyaml; a build without it reads
+        with the pure-Python loader.
+        """
+
+    FastPulumiYamlLoader.yaml_implicit_resolvers = PulumiYamlLoader.yaml_implicit_resolvers
+    _COMPOSING_LOADERS: tuple[type, ...] = (FastPulumiYamlLoader, PulumiYamlLoader)
+else:  # pragma: no cover - every published PyYAML wheel has libyaml
+    _COMPOSING_LOADERS = (PulumiYamlLoader,)
 
 
 def _read_text(path: Path, display: str, stack: str) -> str:
@@ -126,6 +145,21 @@ def expanded_size(root: yaml.Node) -> Optional[int]:
     return sizes[id(root)]
 
 
+def nesting_depth(root: yaml.Node, limit: int = MAX_NESTING_DEPTH) -> int:
+    """How deep mappings and lists nest under `root` (a scalar is 1), aliases followed, counted up
+    to `limit` + 1; iterative, so a file nested thousands deep is measured without recursion. Call it
+    once expanded_size has bounded the walk (it visits every expanded value)."""
+    deepest = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in _children(node))
+    return deepest
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
@@ -134,10 +168,21 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
-    text = _read_text(path, display, stack)
+def _compose_text(text: str) -> Optional[yaml.Node]:
+    """The composed document. A file libyaml refuses is composed again by the pure-Python loader,
+    whose error (message and line) is the one reported, so the fast path changes no message."""
+    fast = _COMPOSING_LOADERS[0]
+    if fast is not PulumiYamlLoader:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except (yaml.YAMLError, RecursionError):
+            pass
+    return yaml.compose(text, Loader=PulumiYamlLoader)
+
+
+def _compose_checked(text: str, display: str, stack: str) -> Optional[yaml.Node]:
     try:
-        node = yaml.compose(text, Loader=PulumiYamlLoader)
+        node = _compose_text(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -154,6 +199,9 @@ def _compose(path: Path, display: str, stack: str) -> Optional[yaml.Node]:
             raise ConfigError(stack, [Problem(
                 display, "(file)", f"YAML anchors and aliases expand to {size:,} values, more than the "
                                    f"{MAX_EXPANDED_VALUES:,} a config file may hold; write the values out")]) from None
+        if nesting_depth(node) > MAX_NESTING_DEPTH:
+            raise ConfigError(stack, [Problem(display, "(file)", f"nested more than {MAX_NESTING_DEPTH} levels deep, "
+                                                                 "too deeply to be a config file")]) from None
     return node
 
 
@@ -231,8 +279,15 @@ def _lines_of(node: Optional[yaml.Node], display: str, stack: str, strip: str = 
 
 
 def read_project(root: Path, stack: str = "") -> ProjectFile:
-    path = root / PROJECT_FILE
-    node = _compose(path, PROJECT_FILE, stack)
+    return _parse_project(_read_text(root / PROJECT_FILE, PROJECT_FILE, stack), stack)
+
+
+# One preview reads each file three times (the CLI, the config check, the program), and the tests
+# read the same files thousands of times. Results are keyed by the file's text, so an edited file is
+# read afresh; errors are not cached. Callers treat the results as read-only.
+@functools.lru_cache(maxsize=32)
+def _parse_project(text: str, stack: str) -> ProjectFile:
+    node = _compose_checked(text, PROJECT_FILE, stack)
     lines = _lines_of(node, PROJECT_FILE, stack)
     doc = _construct(node, PROJECT_FILE, stack, lines) if node is not None else None
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
@@ -268,7 +323,12 @@ def read_stack(root: Path, stack: str) -> StackFile:
     path = root / name
     if not path.exists():
         return StackFile(name=name, exists=False)
-    node = _compose(path, name, stack)
+    return _parse_stack(_read_text(path, name, stack), name, stack)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_stack(text: str, name: str, stack: str) -> StackFile:
+    node = _compose_checked(text, name, stack)
     raw_lines = _lines_of(node, name, stack, strip="config.")
     doc = _construct(node, name, stack, raw_lines) if node is not None else None
     if doc is None:

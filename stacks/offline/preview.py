@@ -13,7 +13,7 @@ from ..config.loader import load_for_stack
 from ..config.errors import ConfigError
 from ..config.sources import cli_config, read_project, read_stack, stack_file_name
 from .changes import Change, ReplicaNote, diff_plans, replica_notes
-from .mockrun import DuplicateResourceError, run_program
+from .mockrun import DuplicateResourceError, fewer_collections, run_program
 from .plan import plan_from_recording, write_plan
 
 
@@ -59,6 +59,11 @@ def offline_account(config: dict[str, str]) -> Optional[str]:
 
 
 def preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
+    with fewer_collections():  # the guardrails walk the plan the run built: collect as rarely there
+        return _preview(root, stack, out_dir)
+
+
+def _preview(root: Path, stack: str, out_dir: Path) -> PreviewResult:
     if not (root / stack_file_name(stack)).exists():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise PreviewError(f"no stack file {stack_file_name(stack)} in {root} (stacks: {', '.join(known)})")

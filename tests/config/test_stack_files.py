@@ -5,6 +5,7 @@ otherwise, under the offline tools and under `pulumi up` alike."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -14,13 +15,20 @@ from stacks.config.errors import ConfigError
 from stacks.config.loader import load_config
 from stacks.config.sources import (
     MAX_EXPANDED_VALUES,
+    MAX_NESTING_DEPTH,
     STACK_FILE_KEYS,
+    FastPulumiYamlLoader,
+    PulumiYamlLoader,
     cli_config,
     expanded_size,
+    nesting_depth,
     read_project,
     read_stack,
 )
 from stacks.offline.mockrun import Recording, run_program
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS_FILES = Path(__file__).parent / "corpus"
 
 # `pulumi stack init dev` after `pulumi login --local` (or s3://...) with PULUMI_CONFIG_PASSPHRASE set,
 # then `pulumi config set aws:region us-east-1`: the file the CLI writes.
@@ -204,3 +212,63 @@ def test_tag_values_that_yaml_11_would_retype_stay_text(scratch):
     assert problems(scratch.root) == []
     config = cli_config(read_project(scratch.root), read_stack(scratch.root, "qa"))
     assert config["ddb-blueprint:tags"] == '{"country": "NO", "mode": "0755", "since": "2024-01-01", "window": "1:30"}'
+
+
+def test_a_file_nested_past_the_bound_is_a_located_error_naming_the_bound(scratch):
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:tags: " + "[" * 150 + "]" * 150 + "\n")
+    [problem] = problems(scratch.root)
+    assert problem.file == "Pulumi.qa.yaml" and f"more than {MAX_NESTING_DEPTH} levels" in problem.message
+
+
+def test_nesting_depth_follows_aliases_and_stops_counting_past_the_bound():
+    assert nesting_depth(yaml.compose("a: &x [[1]]\nb: *x\n")) == 4
+    assert nesting_depth(yaml.compose("[" * 500 + "]" * 500, Loader=FastPulumiYamlLoader), limit=10) == 11
+
+
+def _node_shape(node) -> object:
+    """Everything the config reader takes from a node: tag, value, line and column."""
+    where = (node.start_mark.line, node.start_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return node.tag, node.value, where
+    if isinstance(node, yaml.SequenceNode):
+        return node.tag, [_node_shape(item) for item in node.value], where
+    return node.tag, [(_node_shape(k), _node_shape(v)) for k, v in node.value], where
+
+
+READ_FILES = sorted([*CORPUS_FILES.glob("*/*.yaml"), *REPO.glob("Pulumi*.yaml")])
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="this PyYAML was built without libyaml")
+@pytest.mark.parametrize("path", READ_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_libyaml_composes_every_reference_and_corpus_file_exactly_as_the_pure_loader(path):  # P7
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        pure_node = yaml.compose(text, Loader=PulumiYamlLoader)
+    except (yaml.YAMLError, RecursionError):
+        pytest.skip("not valid YAML: such files are reported by the pure loader (next test)")
+    fast = yaml.compose(text, Loader=FastPulumiYamlLoader)
+    if (expanded_size(fast) or MAX_EXPANDED_VALUES + 1) > MAX_EXPANDED_VALUES:  # an alias bomb: sizes suffice
+        assert expanded_size(fast) == expanded_size(yaml.compose(text, Loader=PulumiYamlLoader))
+        return
+    assert _node_shape(fast) == _node_shape(pure_node)
+
+
+def test_invalid_yaml_is_reported_with_the_pure_loaders_message_and_line(scratch):
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:tags: {a: 1\n")
+    [problem] = problems(scratch.root)
+    with pytest.raises(yaml.YAMLError) as pure:
+        yaml.compose((scratch.root / "Pulumi.qa.yaml").read_text(), Loader=PulumiYamlLoader)
+    assert problem.message == f"not valid YAML: {pure.value.problem}"
+    assert problem.line == pure.value.problem_mark.line + 1
+
+
+def test_yaml_1_1_words_stay_text_on_the_fast_path(scratch):
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:tags:\n    team: NO\n    mode: 0755\n")
+    assert read_stack(scratch.root, "qa").values["ddb-blueprint:tags"] == {"team": "NO", "mode": "0755"}
+
+
+def test_an_edited_stack_file_is_read_afresh_not_from_the_cache(scratch):
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n")
+    assert read_stack(scratch.root, "qa").values["aws:region"] == "us-east-1"
+    scratch.write_stack("qa", "config:\n  aws:region: eu-west-1\n")
+    assert read_stack(scratch.root, "qa").values["aws:region"] == "eu-west-1"
