@@ -20,7 +20,7 @@ from botocore.credentials import Credentials
 from ..offline.mockrun import PLACEHOLDER_ACCOUNT
 from ..offline.preview import preview
 from .api_plan import MARKER, load_api
-from .aws import LocalAws, LocalStack, bootstrap, plan_region
+from .aws import SERVER_POLL_SECONDS, LocalAws, LocalStack, bootstrap, plan_region
 from .gateway import HttpRequest, LocalGateway
 from .replication import replicator_for_plan
 from .tokens import LocalIssuer
@@ -286,7 +286,8 @@ class LocalRuntime:
         handler = type("Handler", (_Handler,), {"gateway": self.gateway})
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SERVER_POLL_SECONDS},
+                                        name="local-gateway", daemon=True)
         self._thread.start()
 
     def _start_functions(self, region: str) -> None:
