@@ -77,11 +77,9 @@ def test_checkov_on_the_prod_export_finds_nothing_new(tmp_path):
 
 @pytest.mark.skipif(not checkov_binary(REPO).exists(), reason="checkov's tool environment is not installed (audit creates it)")
 def test_audit_prod_runs_the_scanner_with_every_finding_justified(tmp_path):
-    import subprocess
-    import sys
+    from tests.cli import run_in_process
 
-    done = subprocess.run([sys.executable, "-m", "stacks", "audit", "prod", "--out", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    done = run_in_process(REPO, "audit", "prod", "--out", str(tmp_path))
     # prod's one open guardrail is the SES identity only the deploying team has (cognitoEmail, C1): the
     # audit exits 1 for it alone; nothing the scanner found is new.
     guardrails = json.loads((tmp_path / "prod" / "guardrails.json").read_text())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stacks.offline.preview import preview
+from tests.cli import run_in_process
 from stacks.offline.terraform import singular, snake, terraform_type, to_terraform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,8 +73,7 @@ def test_renamed_arguments_and_free_form_maps(prod):
 
 
 def test_export_tf_command_writes_the_file(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "stacks", "export-tf", "dev", "--out", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = run_in_process(REPO, "export-tf", "dev", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     document = json.loads((tmp_path / "dev" / "terraform" / "main.tf.json").read_text())
     assert "aws_dynamodb_table" in document["resource"]

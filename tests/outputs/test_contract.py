@@ -6,8 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,6 +13,7 @@ import pulumi
 import pytest
 
 from stacks.offline.mockrun import UNKNOWN
+from tests.cli import run_in_process
 from stacks.offline.preview import preview
 from stacks.outputs.contract import (BEGIN, CONTRACT_VERSION, END, load_schema, parameter_values, render_table,
                                      validation_errors)
@@ -136,9 +135,8 @@ def test_output_parameters_must_be_a_boolean(scratch):
     assert "outputParameters" in str(caught.value)
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks", *args], cwd=REPO, input=stdin, capture_output=True,
-                          text=True, timeout=120)
+def run_cli(*args: str, stdin: str | None = None):
+    return run_in_process(REPO, *args, stdin=stdin)
 
 
 def test_outputs_command_prints_the_plans_outputs_and_checks_them():

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from stacks.offline.audit import audit
+from tests.cli import run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,9 +72,8 @@ def test_html_rendering_is_written(reviews):
     assert html.startswith("<!doctype html>") and "<table>" in html and "Security review: ddb-blueprint / dev" in html
 
 
-def run_audit(root: Path, stack: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks", "audit", stack, "--out", str(out), "--no-scanner"], cwd=root,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+def run_audit(root: Path, stack: str, out: Path):
+    return run_in_process(root, "audit", stack, "--out", str(out), "--no-scanner")
 
 
 def test_broken_grant_is_a_config_error_before_any_policy_is_written(scratch, tmp_path):

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import run_in_process, run_process
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_preview(root: Path, stack: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "stacks", "preview", stack, "--out", str(out)],
-        cwd=root, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)},
-    )
+def run_preview(root: Path, stack: str, out: Path):
+    return run_in_process(root, "preview", stack, "--out", str(out))
 
 
 def test_dev_preview_succeeds_prints_the_tree_and_writes_plan_and_guardrails(tmp_path):
-    result = run_preview(REPO, "dev", tmp_path)
+    result = run_process(REPO, "preview", "dev", "--out", str(tmp_path))  # the quick start's command, as typed
     assert result.returncode == 0, result.stderr
     assert "aws:dynamodb/table:Table  carts  ddb-blueprint-dev-carts" in result.stdout
     assert "mandatory violations: 0" in result.stdout

@@ -4,20 +4,18 @@ the one-replica-per-update rule (T2), and the create-time-only consistency mode 
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+
+from tests.cli import run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]["ddb-blueprint:tables"]["value"]
 
 
-def run_preview(root: Path, stack: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks", "preview", stack, "--out", str(out)],
-                          cwd=root, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+def run_preview(root: Path, stack: str, out: Path):
+    return run_in_process(root, "preview", stack, "--out", str(out))
 
 
 # A scratch stack has no policy config (policies/config/qa.json), so every protection is required:
