@@ -86,6 +86,23 @@ def reference_preview(tmp_path_factory):
     return previewed
 
 
+@pytest.fixture(scope="session")
+def reference_audit(tmp_path_factory):
+    """The repository's own stacks' security reviews (no scanner), built once per test process:
+    `reference_audit("prod")`. Tests read them; one that changes a plan deep-copies it. The modules
+    using it share one xdist group (SHARED_GROUPS), so each review is built once per run."""
+    from stacks.offline.audit import audit
+
+    results: dict = {}
+
+    def audited(stack: str):
+        if stack not in results:
+            results[stack] = audit(REPO, stack, tmp_path_factory.mktemp(f"audit-{stack}"), scanner=False)
+        return results[stack]
+
+    return audited
+
+
 # --- test selection and distribution -------------------------------------------------------------
 
 # `pytest --quick` (`./blueprint test --quick`): pure logic only, in seconds. Modules of pure
@@ -114,6 +131,12 @@ PROGRAM_FIXTURES = {"reference_preview", "scratch"}
 # one worker, so module-scoped servers and fixtures start once; these modules' tests are long and
 # independent, so they are spread over the workers instead.
 SPREAD_MODULES = {"tests/lambdas/test_stream_fault_injection.py"}
+# Modules that read the same session fixture's expensive results run on one worker together.
+SHARED_GROUPS = {
+    "tests/program/test_audit.py": "reference-audits",
+    "tests/program/test_audit_api.py": "reference-audits",
+    "tests/program/test_audit_inventory.py": "reference-audits",
+}
 
 
 def pytest_addoption(parser):
@@ -144,4 +167,4 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         module = _module_of(item.path)
         if module not in SPREAD_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module))
+            item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))

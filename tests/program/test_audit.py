@@ -7,16 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.offline.audit import audit
 from tests.cli import run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def reviews(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    return {stack: audit(REPO, stack, out, scanner=False) for stack in ("dev", "prod")}  # checkov: tests/offline/test_scanner.py
+def reviews(reference_audit):
+    return {stack: reference_audit(stack) for stack in ("dev", "prod")}  # checkov: tests/offline/test_scanner.py
 
 
 def text(result) -> str:

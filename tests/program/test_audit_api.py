@@ -13,15 +13,14 @@ from stacks.config.loader import load_for_stack
 from stacks.config.sources import cli_config, read_project, read_stack
 from stacks.local.tokens import user_sub
 from stacks.offline.api_review import OWNER, isolation_evidence
-from stacks.offline.audit import audit
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    result = audit(REPO, "prod", out, scanner=False)
+def prod(reference_audit, tmp_path_factory):
+    result = reference_audit("prod")
+    out = tmp_path_factory.mktemp("build")  # this module's own evidence runs write here
     config = load_for_stack(REPO, "prod", cli_config(read_project(REPO, "prod"), read_stack(REPO, "prod")))
     return result, config, out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.offline.audit import audit, policy_section, untraced_policies
+from stacks.offline.audit import policy_section, untraced_policies
 from stacks.offline.inventory import NOT_ACCESS_POLICIES, NOT_ACCESS_POLICY_INPUTS, inventory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,9 +18,8 @@ STACKS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def audits(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    return {stack: audit(REPO, stack, out, scanner=False) for stack in STACKS}
+def audits(reference_audit):
+    return {stack: reference_audit(stack) for stack in STACKS}
 
 
 def broad_scan(plan: dict) -> set[tuple[str, str]]:
