@@ -21,6 +21,11 @@ class ScratchProject:
         (root / "stacks").symlink_to(REPO / "stacks")
         (root / "policies").symlink_to(REPO / "policies")
         (root / "lambdas").symlink_to(REPO / "lambdas")
+        # The bundled third-party dependencies (pip downloads, keyed by requirements and runtime)
+        # come from the repository's cache, as in a second preview: a test talks only to localhost.
+        (REPO / "build" / "dependencies").mkdir(parents=True, exist_ok=True)
+        (root / "build").mkdir()
+        (root / "build" / "dependencies").symlink_to(REPO / "build" / "dependencies")
 
     def write_stack(self, stack: str, config: dict | str) -> Path:
         text = config if isinstance(config, str) else yaml.safe_dump({"config": config}, sort_keys=False)

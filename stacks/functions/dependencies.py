@@ -20,6 +20,7 @@ import base64
 import hashlib
 import importlib.util
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -148,11 +149,26 @@ def install(requirements_file: Path, cache_root: Path, runtime: str, architectur
         if missing:
             raise PackagingError(f"{requirements_file}: bundled distributions need what it does not list: {'; '.join(missing)}")
         target.mkdir(parents=True, exist_ok=True)
-        if site.exists():
-            shutil.rmtree(site)
-        shutil.move(str(staging), str(site))
-    (target / "complete").write_text("\n".join(r.spec for r in requirements) + "\n", encoding="utf-8")
+        _publish(staging, site)
+    _write_atomically(target / "complete", "\n".join(r.spec for r in requirements) + "\n")
     return site
+
+
+def _publish(staging: Path, site: Path) -> None:
+    """Move a finished build into place in one rename. Several previews may build the same key at
+    once (parallel test workers, two terminals): the first rename wins and the others' identical
+    builds are dropped, so a reader never sees a half-moved or replaced directory."""
+    try:
+        os.rename(staging, site)
+    except OSError:
+        if not site.is_dir():  # not a lost race: a real error
+            raise
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
