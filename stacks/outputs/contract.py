@@ -11,8 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
-
 # resolve(): the package may be reached through a symlink (scratch projects in tests).
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "contracts" / "outputs.schema.json"
 CONTRACT_VERSION = "1.3.0"  # equals the schema's contractVersion const (a test holds them together)
@@ -28,6 +26,8 @@ def load_schema() -> dict[str, Any]:
 
 def validation_errors(outputs: Any, schema: dict[str, Any] | None = None) -> list[str]:
     """Every way `outputs` breaks the contract, as `path: message` lines (empty when it conforms)."""
+    import jsonschema  # here, not at module level: the program imports this module and never validates
+
     validator = jsonschema.Draft202012Validator(schema or load_schema())
     errors = sorted(validator.iter_errors(outputs), key=lambda e: list(map(str, e.absolute_path)))
     return [f"{'.'.join(map(str, e.absolute_path)) or '(outputs)'}: {e.message}" for e in errors]
