@@ -32,12 +32,23 @@ REGION_SETS = {
 }
 
 
+def share_dependency_cache(root: Path) -> None:
+    """The functions' third-party wheels come from the repo's cache (keyed by the requirements), as
+    for a preview in the repo: a cache of its own per copy would make the first preview of each
+    copy download and install them with pip, a cost that has nothing to do with replicas."""
+    cache = REPO / "build" / "dependencies"
+    cache.mkdir(parents=True, exist_ok=True)
+    (root / "build").mkdir()
+    (root / "build" / "dependencies").symlink_to(cache)
+
+
 def scratch_project(replicas: list[str], root: Path) -> Path:
     """A copy of the project whose `bench` stack is prod with the given replica regions."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, root / name)
     for name in ("stacks", "policies", "lambdas"):
         (root / name).symlink_to(REPO / name)
+    share_dependency_cache(root)
     stack = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())
     stack["config"]["ddb-blueprint:replicaRegions"] = replicas
     overrides = stack["config"].get("ddb-blueprint:tableOverrides", {})
