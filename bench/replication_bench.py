@@ -1,13 +1,13 @@
 """Global tables: what replicas cost at preview, and how fast the local replicator moves items.
 
-1. Preview time of the prod stack with 0, 2 and 4 replica regions (in-process, after a warm-up run,
-   best of N): the ratios to 0 regions and the marginal cost per region, which should stay flat
+1. Preview time of the prod stack with 0, 2 and 4 replica regions (in-process, each after a warm-up
+   run, best of N): the ratios to 0 regions and the marginal cost per region, which should stay flat
    (linear growth in the number of regions, not faster).
 2. Local replication throughput: items written in one region (and spread over three), replicated by
    stacks/local/replication.py to the other regions on one moto server, in items per second.
 
 Run: .venv/bin/python bench/replication_bench.py [--runs 3] [--items 1000]
-     .venv/bin/python bench/replication_bench.py --small     (seconds; what CI runs)
+     .venv/bin/python bench/replication_bench.py --small     (a smoke test in seconds, figures are noise; what CI runs)
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def scratch_project(replicas: list[str], root: Path) -> Path:
     return root
 
 
-def preview_times(runs: int) -> dict[int, tuple[float, int]]:
+def preview_times(runs: int, warm_up: bool) -> dict[int, tuple[float, int]]:
     from stacks.offline.preview import preview
 
     results: dict[int, tuple[float, int]] = {}
     out = Path(tempfile.mkdtemp())
     for count, regions in REGION_SETS.items():
         root = scratch_project(regions, Path(tempfile.mkdtemp()))
-        if count == 0 or runs > 1:
+        if warm_up:
             preview(root, "bench", out / f"warm{count}")  # imports, packaging of the functions
         best, resources = float("inf"), 0
         for run in range(runs):
@@ -110,15 +110,22 @@ def replication_throughput(items: int) -> dict[str, float]:
     return results
 
 
+SMALL_ITEMS = 12  # a smoke test: every region gets items, replication converges
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--small", action="store_true", help="one run, 100 items: finishes in seconds")
+    parser.add_argument("--small", action="store_true",
+                        help=f"one run, no warm-up, {SMALL_ITEMS} items: a smoke test in seconds (figures are noise)")
     args = parser.parse_args()
-    runs, items = (1, 100) if args.small else (args.runs, args.items)
+    runs, items = (1, SMALL_ITEMS) if args.small else (args.runs, args.items)
+    if args.small:
+        print("small mode: one preview each, no warm-up (the 0-region one also pays the imports), "
+              f"{items} items: the figures are noise, not measurements")
 
-    times = preview_times(runs)
+    times = preview_times(runs, warm_up=not args.small)
     base = times[0][0]
     for count, (seconds, resources) in times.items():
         print(f"preview prod, {count} replica regions : {seconds:6.3f} s  {resources:4d} resources  = {seconds / base:4.2f}x 0 regions")
