@@ -13,6 +13,7 @@ Run: .venv/bin/python bench/replication_bench.py [--runs 3] [--items 1000]
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import sys
 import tempfile
@@ -138,6 +139,14 @@ def main() -> None:
     for label, rate in replication_throughput(items).items():
         unit = "requests/s" if label.startswith("moto") else f"items/s ({items} items to 3 regions)"
         print(f"local replication ({label:19}): {rate:8.1f} {unit}")
+    skip_teardown_collection()
+
+
+def skip_teardown_collection() -> None:
+    """All is printed. The interpreter's teardown would still walk what the runs left (the previews'
+    resources and outputs, moto's state) for cycles: ~0.7 s of CPU for nothing. Frozen objects are
+    not walked."""
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ Run: .venv/bin/python bench/stream_publisher_bench.py [--records 1000] [--runs 3
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import os
 import shutil
@@ -237,6 +238,14 @@ def main() -> None:
     print(f"{'import':<46} {'ms':>8} {'x boto3':>8}")
     for label, seconds in imports:
         print(f"{label:<46} {seconds * 1000:>8.1f} {seconds / bare:>8.2f}")
+    skip_teardown_collection()
+
+
+def skip_teardown_collection() -> None:
+    """All is printed. The interpreter's teardown would still walk what the runs left (moto's
+    tables and streams, the handlers) for cycles: ~0.4 s of CPU for nothing. Frozen objects are not
+    walked."""
+    gc.freeze()
 
 
 if __name__ == "__main__":
