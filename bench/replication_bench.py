@@ -63,18 +63,21 @@ def preview_times(runs: int, warm_up: bool) -> dict[int, tuple[float, int]]:
     from stacks.offline.preview import preview
 
     results: dict[int, tuple[float, int]] = {}
-    out = Path(tempfile.mkdtemp())
-    for count, regions in REGION_SETS.items():
-        root = scratch_project(regions, Path(tempfile.mkdtemp()))
-        if warm_up:
-            preview(root, "bench", out / f"warm{count}")  # imports, packaging of the functions
-        best, resources = float("inf"), 0
-        for run in range(runs):
-            start = time.perf_counter()
-            plan = preview(root, "bench", out / f"r{count}-{run}").plan
-            best = min(best, time.perf_counter() - start)
-            resources = len(plan["resources"])
-        results[count] = (best, resources)
+    with tempfile.TemporaryDirectory(prefix="replication-bench-") as tmp:  # the copies, their builds and plans: not left behind
+        out = Path(tmp) / "out"
+        for count, regions in REGION_SETS.items():
+            root = Path(tmp) / f"project-{count}"
+            root.mkdir()
+            scratch_project(regions, root)
+            if warm_up:
+                preview(root, "bench", out / f"warm{count}")  # imports, packaging of the functions
+            best, resources = float("inf"), 0
+            for run in range(runs):
+                start = time.perf_counter()
+                plan = preview(root, "bench", out / f"r{count}-{run}").plan
+                best = min(best, time.perf_counter() - start)
+                resources = len(plan["resources"])
+            results[count] = (best, resources)
     return results
 
 
