@@ -1,18 +1,14 @@
-"""bench/dax_bench.py --small, as CI runs it: the cache cuts the calls reaching the table on a Zipf
-workload, and the package and import costs of the DAX client are measured as ratios."""
+"""bench/dax_bench.py --small, as CI runs it (its only run: tests/bench leaves it to this test): the
+lines tests/bench expects, the cache cutting the calls reaching the table on a Zipf workload, and the
+package and import costs of the DAX client measured as ratios."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench.test_bench_small import run_small
 
 
 def test_small_benchmark_runs_and_the_cache_cuts_table_calls():
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "dax_bench.py"), "--small"],
-                         capture_output=True, text=True, timeout=300, check=True)
-    results = json.loads(out.stdout)
+    results = json.loads(run_small("dax_bench.py"))
     calls = results["table_calls"]
     assert calls["table_calls_per_1000_without_cache"] == 1000.0
     assert calls["table_calls_per_1000_with_cache"] < 500  # a skewed workload mostly hits the caches
