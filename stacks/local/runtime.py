@@ -3,6 +3,7 @@ and the plan's API served on localhost by the local gateway."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -230,6 +231,9 @@ class LocalRuntime:
     port: int = 0
     # Global tables: seconds before a write is replicated to the other regions (EVENTUAL only).
     replication_lag: float = float(os.environ.get("LOCAL_REPLICATION_LAG_SECONDS", "0.2"))
+    # The stack's plan when it was already previewed (tests share one per process); by default
+    # start() previews the stack itself. The runtime works on its own copy.
+    from_plan: Optional[Mapping[str, Any]] = None
 
     def __post_init__(self) -> None:
         self.build_dir = self.build_dir or self.root / "build"
@@ -261,7 +265,12 @@ class LocalRuntime:
 
     def start(self) -> None:
         assert self.build_dir is not None
-        self.plan = preview(self.root, self.stack, self.build_dir).plan
+        if self.from_plan is None:
+            self.plan = preview(self.root, self.stack, self.build_dir).plan
+        else:
+            if self.from_plan.get("stack") not in (None, self.stack):
+                raise LocalRuntimeError(f"the plan given is stack {self.from_plan.get('stack')!r}'s, not {self.stack!r}'s")
+            self.plan = copy.deepcopy(dict(self.from_plan))
         api = load_api(self.plan)
         if api is None:
             raise LocalRuntimeError(f"stack {self.stack!r} declares no API routes (ddb-blueprint:api)")
