@@ -59,7 +59,7 @@ def wait_for(condition, seconds=20.0):
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
+        time.sleep(0.05)
 
 
 def test_replay_recovers_every_failed_record_and_replaying_twice_changes_nothing(runtime):  # L2, L5
