@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 import uuid
@@ -48,9 +49,15 @@ CLEARED = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_
            "AWS_LAMBDA_LOG_LEVEL", "LAMBDA_TASK_ROOT")
 
 
+@functools.lru_cache(maxsize=2)
+def _parsed(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
 def project_config(key: str) -> Any:
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    return project["config"][f"ddb-blueprint:{key}"]["value"]
+    """A model key of Pulumi.yaml as it is now (parsed once per content; every `shop` reads it)."""
+    project = _parsed((REPO / "Pulumi.yaml").read_text())
+    return copy.deepcopy(project["config"][f"ddb-blueprint:{key}"]["value"])
 
 
 def declared_filters(function: str) -> list[dict[str, Any]]:
