@@ -251,6 +251,7 @@ class LocalRuntime:
         self.replicator: Optional[Any] = None
         self.observers: dict[str, str] = {}  # topic name -> local observer queue URL
         self.dax: dict[str, Any] = {}  # DAX cluster name -> its local stand-in (stacks/local/dax.py)
+        self._clients: dict[tuple[str, str], Any] = {}  # (service, region) -> the runtime's own client
 
     def __enter__(self) -> "LocalRuntime":
         try:
@@ -370,8 +371,7 @@ class LocalRuntime:
 
     def published(self, topic_name: str) -> list[dict]:
         """Messages the local observer queue of a topic has received (drained)."""
-        assert self._aws is not None
-        sqs = self._aws.client("sqs")
+        sqs = self._client("sqs")
         messages = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.observers[topic_name], MaxNumberOfMessages=10, WaitTimeSeconds=0)
@@ -393,8 +393,17 @@ class LocalRuntime:
 
     def dynamodb(self, region: Optional[str] = None) -> Any:
         """A DynamoDB client of the local server, in the stack's region or in a replica region."""
+        return self._client("dynamodb", region)
+
+    def _client(self, service: str, region: Optional[str] = None) -> Any:
+        """One client per service and region for the runtime's lifetime (boto3 clients are thread-safe;
+        making one per call cost more than most calls)."""
         assert self._aws is not None
-        return self._aws.client("dynamodb", region)
+        key = (service, region or self._aws.region)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients.setdefault(key, self._aws.client(service, key[1]))
+        return client
 
     def regions(self, logical: str) -> list[str]:
         """The regions holding a copy of a table, home first."""
@@ -428,8 +437,9 @@ class LocalRuntime:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._clients.clear()
         if self._aws is not None:
-            self._aws.stop()
+            self._aws.stop()  # closes the clients it made
             self._aws = None
         if getattr(self, "_serialized", None) is not None:
             self._serialized.__exit__(None, None, None)
