@@ -3,6 +3,7 @@ and the plan's API served on localhost by the local gateway."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -230,6 +231,9 @@ class LocalRuntime:
     port: int = 0
     # Global tables: seconds before a write is replicated to the other regions (EVENTUAL only).
     replication_lag: float = float(os.environ.get("LOCAL_REPLICATION_LAG_SECONDS", "0.2"))
+    # The stack's plan when it was already previewed (tests share one per process); by default
+    # start() previews the stack itself. The runtime works on its own copy.
+    from_plan: Optional[Mapping[str, Any]] = None
 
     def __post_init__(self) -> None:
         self.build_dir = self.build_dir or self.root / "build"
@@ -247,6 +251,7 @@ class LocalRuntime:
         self.replicator: Optional[Any] = None
         self.observers: dict[str, str] = {}  # topic name -> local observer queue URL
         self.dax: dict[str, Any] = {}  # DAX cluster name -> its local stand-in (stacks/local/dax.py)
+        self._clients: dict[tuple[str, str], Any] = {}  # (service, region) -> the runtime's own client
 
     def __enter__(self) -> "LocalRuntime":
         try:
@@ -261,7 +266,12 @@ class LocalRuntime:
 
     def start(self) -> None:
         assert self.build_dir is not None
-        self.plan = preview(self.root, self.stack, self.build_dir).plan
+        if self.from_plan is None:
+            self.plan = preview(self.root, self.stack, self.build_dir).plan
+        else:
+            if self.from_plan.get("stack") not in (None, self.stack):
+                raise LocalRuntimeError(f"the plan given is stack {self.from_plan.get('stack')!r}'s, not {self.stack!r}'s")
+            self.plan = copy.deepcopy(dict(self.from_plan))
         api = load_api(self.plan)
         if api is None:
             raise LocalRuntimeError(f"stack {self.stack!r} declares no API routes (ddb-blueprint:api)")
@@ -361,8 +371,7 @@ class LocalRuntime:
 
     def published(self, topic_name: str) -> list[dict]:
         """Messages the local observer queue of a topic has received (drained)."""
-        assert self._aws is not None
-        sqs = self._aws.client("sqs")
+        sqs = self._client("sqs")
         messages = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.observers[topic_name], MaxNumberOfMessages=10, WaitTimeSeconds=0)
@@ -384,8 +393,17 @@ class LocalRuntime:
 
     def dynamodb(self, region: Optional[str] = None) -> Any:
         """A DynamoDB client of the local server, in the stack's region or in a replica region."""
+        return self._client("dynamodb", region)
+
+    def _client(self, service: str, region: Optional[str] = None) -> Any:
+        """One client per service and region for the runtime's lifetime (boto3 clients are thread-safe;
+        making one per call cost more than most calls)."""
         assert self._aws is not None
-        return self._aws.client("dynamodb", region)
+        key = (service, region or self._aws.region)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients.setdefault(key, self._aws.client(service, key[1]))
+        return client
 
     def regions(self, logical: str) -> list[str]:
         """The regions holding a copy of a table, home first."""
@@ -419,8 +437,9 @@ class LocalRuntime:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._clients.clear()
         if self._aws is not None:
-            self._aws.stop()
+            self._aws.stop()  # closes the clients it made
             self._aws = None
         if getattr(self, "_serialized", None) is not None:
             self._serialized.__exit__(None, None, None)

@@ -11,6 +11,10 @@ import requests
 
 from .runtime import LocalRuntime
 
+# Between two reads of something a stream consumer or the replicator writes asynchronously: a
+# local read costs milliseconds, so waiting 50 ms shows the result about when it lands.
+POLL_SECONDS = 0.05
+
 
 @dataclass(frozen=True)
 class Step:
@@ -107,7 +111,7 @@ def run_tour(runtime: LocalRuntime, printer: Callable[[str], None] = print) -> l
             body = response.json() if response.text.strip() else None
             if step.wait_until is None or time.time() > deadline or (isinstance(body, dict) and step.wait_until(body)):
                 break
-            time.sleep(0.3)
+            time.sleep(POLL_SECONDS)
         ok = response.status_code == step.expected and (step.check is None or (body is not None and step.check(body)))
         if step.keep and isinstance(body, dict) and "nextToken" in body:
             kept[step.keep] = body["nextToken"]
@@ -135,13 +139,14 @@ def run_tour(runtime: LocalRuntime, printer: Callable[[str], None] = print) -> l
 def _check_in_table(runtime: LocalRuntime, step: Step, printer: Callable[[str], None]) -> Outcome:
     product = step.path.rsplit("/", 1)[-1]
     deadline, item = time.time() + 10, {}
+    ddb = runtime.dynamodb()
     while time.time() < deadline:
-        raw = runtime.dynamodb().get_item(TableName=runtime.table_name("products"), Key={"productId": {"S": product}},
-                                          ConsistentRead=True).get("Item", {})
+        raw = ddb.get_item(TableName=runtime.table_name("products"), Key={"productId": {"S": product}},
+                           ConsistentRead=True).get("Item", {})
         item = {k: int(v["N"]) for k, v in raw.items() if "N" in v and k in ("stock", "unitsSold")}
         if step.wait_until is None or step.wait_until(item):
             break
-        time.sleep(0.3)
+        time.sleep(POLL_SECONDS)
     ok = step.check is None or step.check(item)
     printer(f"{'ok  ' if ok else 'FAIL'} table  {product:29} {step.title} (in the table: through DAX the cached item "
             f"may lag up to the item TTL)  {json.dumps(item)}")
@@ -187,7 +192,7 @@ def _poll(read: Callable[[], Any], timeout: float = 10.0) -> tuple[Any, float]:
         value = read()
         if value or time.monotonic() - started > timeout:
             return value, time.monotonic() - started
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 def replica_tour(runtime: LocalRuntime, session: Any, printer: Callable[[str], None]) -> list[Outcome]:
@@ -206,20 +211,22 @@ def replica_tour(runtime: LocalRuntime, session: Any, printer: Callable[[str], N
     response = session.put(runtime.url + "/cart/items/b-004", json={"quantity": 1},
                            headers={"Authorization": runtime.token("alice")}, timeout=30)
     key = {"userId": {"S": user_sub("alice")}, "productId": {"S": "b-004"}}
+    replica_ddb = runtime.dynamodb(replica)
+
     def replicated() -> Any:  # asynchronous (T14): wait for the line as written, not just for any version of it
-        found = runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item")
+        found = replica_ddb.get_item(TableName=carts, Key=key).get("Item")
         return found if found and found.get("quantity") == {"N": "1"} else None
 
     item, waited = _poll(replicated)
     if not item:  # show what the replica holds
-        item = runtime.dynamodb(replica).get_item(TableName=carts, Key=key).get("Item")
+        item = replica_ddb.get_item(TableName=carts, Key=key).get("Item")
     ok = response.status_code == 201 and bool(item) and item.get("quantity") == {"N": "1"}
     step = Step(f"alice's cart line written in {home} is read in {replica}", "alice", "PUT", "/cart/items/b-004", 201)
     outcomes.append(Outcome(step, response.status_code, item, ok))
     printer(f"{'ok  ' if ok else 'FAIL'} {response.status_code} PUT    /cart/items/b-004      {step.title} (after {waited:.2f} s)")
 
     # 2. written in the replica region, served by the API in the home region
-    runtime.dynamodb(replica).put_item(TableName=products, Item={
+    replica_ddb.put_item(TableName=products, Item={
         "productId": {"S": "r-001"}, "category": {"S": "maps"}, "name": {"S": f"Map printed in {replica}"},
         "price": {"N": "7.5"}, "currency": {"S": "EUR"}, "stock": {"N": "4"}})
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 import uuid
@@ -198,9 +199,16 @@ class FakeLambdaContext:
 # --------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=2)
+def _parsed(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
 def _model_tables() -> dict[str, Any]:
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))
-    return project["config"]["ddb-blueprint:tables"]["value"]
+    # Pulumi.yaml as it is now, parsed once per content: yaml's pure-Python loader took ~0.1 s per
+    # call, twice per test (create_tables) before any test code ran.
+    project = _parsed((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))
+    return copy.deepcopy(project["config"]["ddb-blueprint:tables"]["value"])
 
 
 def create_table_requests() -> list[dict[str, Any]]:

@@ -57,7 +57,7 @@ def _parsed(text: str) -> Any:
 
 
 def project_config(key: str) -> Any:
-    """A value of Pulumi.yaml's project config, the caller's own copy."""
+    """A model key of Pulumi.yaml as it is now, the caller's own copy."""
     project = _parsed((REPO / "Pulumi.yaml").read_text())
     return copy.deepcopy(project["config"][f"ddb-blueprint:{key}"]["value"])
 

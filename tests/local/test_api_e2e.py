@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build")) as rt:
+def runtime(tmp_path_factory, reference_preview):
+    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=reference_preview("dev").plan) as rt:
         seed_catalogue(rt)
         yield rt
 

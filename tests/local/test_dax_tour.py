@@ -9,9 +9,9 @@ from stacks.local.tour import run_tour
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_tour_on_a_dax_stack_reads_products_through_the_stand_in(tmp_path):
+def test_tour_on_a_dax_stack_reads_products_through_the_stand_in(tmp_path, reference_preview):
     lines: list[str] = []
-    with LocalRuntime(REPO, "staging", tmp_path) as runtime:
+    with LocalRuntime(REPO, "staging", tmp_path, from_plan=reference_preview("staging").plan) as runtime:
         seed_catalogue(runtime)
         outcomes = run_tour(runtime, lines.append)
         [cache] = runtime.dax.values()

@@ -27,8 +27,8 @@ API_GATEWAY_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 413, 414, 415, 4
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build")) as rt:
+def runtime(tmp_path_factory, reference_preview):
+    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=reference_preview("dev").plan) as rt:
         seed_catalogue(rt)
         yield rt
 

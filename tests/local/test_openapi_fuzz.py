@@ -23,11 +23,11 @@ EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    with LocalRuntime(REPO, "dev", out) as rt:
+def runtime(tmp_path_factory, reference_preview):
+    previewed = reference_preview("dev")  # the program's preview of dev: its plan and openapi.json
+    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=previewed.plan) as rt:
         seed_catalogue(rt)
-        yield rt, json.loads((out / "dev" / "openapi.json").read_text())
+        yield rt, json.loads((previewed.plan_path.parent / "openapi.json").read_text())
 
 
 def operations(document):

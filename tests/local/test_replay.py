@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def runtime(tmp_path):
-    with LocalRuntime(REPO, "dev", tmp_path) as running:
+def runtime(tmp_path, reference_preview):
+    with LocalRuntime(REPO, "dev", tmp_path, from_plan=reference_preview("dev").plan) as running:
         seed_catalogue(running)
         yield running
 
@@ -59,7 +59,7 @@ def wait_for(condition, seconds=20.0):
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
+        time.sleep(0.05)
 
 
 def test_replay_recovers_every_failed_record_and_replaying_twice_changes_nothing(runtime):  # L2, L5
@@ -152,11 +152,10 @@ def test_the_cli_names_the_stream_functions_when_given_another(tmp_path, capsys)
     assert "ddb-blueprint-dev-placeOrder is not invoked by a stream; functions with a failure queue: orderStats, productEvents" in capsys.readouterr().err
 
 
-def test_the_cli_reads_filters_and_batch_size_from_the_plan(tmp_path):
+def test_the_cli_reads_filters_and_batch_size_from_the_plan(reference_preview):
     from stacks.__main__ import stream_mapping
-    from stacks.offline.preview import preview
 
-    plan = preview(REPO, "dev", tmp_path).plan
+    plan = reference_preview("dev").plan
     assert stream_mapping(plan, "ddb-blueprint-dev-orderStats") == {"filters": [{"eventName": ["INSERT"]}], "batchSize": 100}
 
 

@@ -17,8 +17,9 @@ HOME, REPLICA = "us-east-2", "us-west-2"
 
 
 @pytest.fixture(scope="module")
-def rt(tmp_path_factory):
-    with LocalRuntime(REPO, "staging", tmp_path_factory.mktemp("build"), replication_lag=0.0) as runtime:
+def rt(tmp_path_factory, reference_preview):
+    with LocalRuntime(REPO, "staging", tmp_path_factory.mktemp("build"), replication_lag=0.0,
+                      from_plan=reference_preview("staging").plan) as runtime:
         yield runtime
 
 

@@ -29,9 +29,9 @@ def leftovers(runtime, smoke: Smoke) -> list[str]:
     return found
 
 
-def test_the_smoke_test_passes_against_the_local_runtime_and_leaves_nothing(tmp_path):
+def test_the_smoke_test_passes_against_the_local_runtime_and_leaves_nothing(tmp_path, reference_preview):
     lines: list[str] = []
-    with LocalRuntime(REPO, "dev", tmp_path) as runtime:
+    with LocalRuntime(REPO, "dev", tmp_path, from_plan=reference_preview("dev").plan) as runtime:
         smoke = Smoke(local_target(runtime), printer=lines.append)
         results = smoke.run()
         left = leftovers(runtime, smoke)
@@ -44,11 +44,12 @@ def test_the_smoke_test_passes_against_the_local_runtime_and_leaves_nothing(tmp_
     assert left == [], left
 
 
-def test_a_step_that_misbehaves_fails_naming_the_step_and_what_was_expected_and_still_cleans_up(tmp_path):
+def test_a_step_that_misbehaves_fails_naming_the_step_and_what_was_expected_and_still_cleans_up(tmp_path, reference_preview):
     lines: list[str] = []
-    with LocalRuntime(REPO, "dev", tmp_path) as runtime:
+    with LocalRuntime(REPO, "dev", tmp_path, from_plan=reference_preview("dev").plan) as runtime:
         runtime.pump.stop()  # broken on purpose: nothing reads the streams any more
-        smoke = Smoke(local_target(runtime, settle_seconds=2), printer=lines.append)
+        # Nothing will ever count the order: how long the step waits does not matter, only that it ends.
+        smoke = Smoke(local_target(runtime, settle_seconds=0.5), printer=lines.append)
         with pytest.raises(SmokeFailure) as raised:
             smoke.run()
         left = leftovers(runtime, smoke)
@@ -72,7 +73,7 @@ def test_the_cli_exits_1_and_names_the_step_when_the_api_misbehaves(tmp_path, mo
         return response
 
     monkeypatch.setattr(gateway.LocalGateway, "handle", failing)
-    code = main(["smoke", "dev", "--out", str(tmp_path), "--settle", "1"])
+    code = main(["smoke", "dev", "--out", str(tmp_path), "--settle", "0.2"])  # the 500s never stop: no need to wait long
     captured = capsys.readouterr()
     assert code == 1
     assert "error: smoke test failed at step" in captured.err and "A reads the test product" in captured.err

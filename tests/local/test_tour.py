@@ -23,9 +23,9 @@ def test_every_tour_step_behaves_as_expected(tmp_path):
         assert promise in titles
 
 
-def test_the_tour_of_a_stack_with_replicas_reads_in_one_region_what_another_wrote(tmp_path):  # T14
+def test_the_tour_of_a_stack_with_replicas_reads_in_one_region_what_another_wrote(tmp_path, reference_preview):  # T14
     lines: list[str] = []
-    with LocalRuntime(REPO, "staging", tmp_path, replication_lag=0.3) as runtime:
+    with LocalRuntime(REPO, "staging", tmp_path, replication_lag=0.3, from_plan=reference_preview("staging").plan) as runtime:
         seed_catalogue(runtime)
         outcomes = run_tour(runtime, lines.append)
     failed = [line for line in lines if line.startswith("FAIL")]

@@ -4,10 +4,10 @@ reason. The request DynamoDB refuses keeps the caller's own key, so the caller's
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +17,12 @@ from stacks.local.gateway import Identity, LocalGateway
 from stacks.local.runtime import dynamodb_caller
 from stacks.local.tokens import LocalIssuer, user_sub
 from stacks.local.vtl import VtlRequest, render_request, render_response
-from stacks.offline.preview import preview
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, reference_preview):
     out = tmp_path_factory.mktemp("build")
-    plan = preview(REPO, "prod", out).plan
+    plan = copy.deepcopy(reference_preview("prod").plan)
     with LocalAws(plan_region(plan)) as aws:
         local = bootstrap(plan, aws)
         api = load_api(plan)
