@@ -4,21 +4,15 @@ with schemas, errors, security and the stage URL, and it validates (issue 13, it
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
 
-from stacks.offline.preview import preview
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build")
-    result = preview(REPO, "prod", out)
-    return result.plan, json.loads((out / "prod" / "openapi.json").read_text())
+def prod(reference_preview):
+    result = reference_preview("prod")
+    return result.plan, json.loads((result.plan_path.parent / "openapi.json").read_text())
 
 
 def operations(document):

@@ -37,15 +37,13 @@ def test_item_schema_of_a_route_that_creates_nothing_is_rejected(scratch):
     only(function_problems(scratch, change), WHERE, "creates no items", file="Pulumi.yaml")
 
 
-def test_the_plan_hands_place_order_the_api_routes_bounds(tmp_path):
+def test_the_plan_hands_place_order_the_api_routes_bounds(reference_preview):
     """What `pulumi up` would set: CART_LINE_SCHEMA generated from the putCartItem route (one declaration)."""
     import json
 
     from stacks.api.model import Route
     from stacks.api.spec import stored_item_schema_json
-    from stacks.offline.preview import preview
-
-    plan = preview(REPO, "prod", tmp_path).plan
+    plan = reference_preview("prod").plan
     [function] = [r for r in plan["resources"] if r["type"] == "aws:lambda/function:Function"
                   and r["inputs"]["name"].endswith("-placeOrder")]
     value = function["inputs"]["environment"]["variables"]["CART_LINE_SCHEMA"]
@@ -78,12 +76,10 @@ def test_the_ops_key_lets_lambda_encrypt_environments_for_this_account_only():  
     assert grant["Action"] == ["kms:CreateGrant"] and grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
-def test_route_functions_get_their_body_schema_in_the_plan(tmp_path):
+def test_route_functions_get_their_body_schema_in_the_plan(reference_preview):
     import json
 
-    from stacks.offline.preview import preview
-
-    plan = preview(REPO, "dev", tmp_path).plan
+    plan = reference_preview("dev").plan
     functions = {r["inputs"]["name"].rsplit("-", 1)[-1]: r for r in plan["resources"]
                  if r["type"] == "aws:lambda/function:Function"}
     body = json.loads(functions["placeOrder"]["inputs"]["environment"]["variables"]["ROUTE_BODY_SCHEMA"])

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from stacks.offline.preview import preview
 from tests.cli import run_in_process
 from stacks.offline.terraform import singular, snake, terraform_type, to_terraform
 
@@ -15,8 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    plan = preview(REPO, "prod", tmp_path_factory.mktemp("build")).plan
+def prod(reference_preview):
+    plan = reference_preview("prod").plan
     return plan, to_terraform(plan)
 
 

@@ -24,9 +24,8 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in STACKS}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: reference_preview(stack).plan for stack in STACKS}
 
 
 def deployed(outputs: dict) -> dict:

@@ -4,22 +4,19 @@ stage and DAX cluster of the plan has its alarms; pass, fail, missing and unknow
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 
 from tests.policies.guardrail_helpers import UNKNOWN, changed, evaluate, found, plan_resource, removed, replaced
 from policies.guardrails.alarms import REQUIRED
-from stacks.offline.preview import preview
 from stacks.operations.spec import ALARM_KINDS
 
 RULE = "operations-alarms-cover-every-resource"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory) -> list[dict]:
-    return preview(REPO, "prod", tmp_path_factory.mktemp("build")).plan["resources"]
+def prod(reference_preview) -> list[dict]:
+    return reference_preview("prod").plan["resources"]
 
 
 def alarm(resources, name):

@@ -15,7 +15,6 @@ import pytest
 from policies.guardrails import POLICIES
 from policies.guardrails.dax import DAX_POLICIES
 from policies.guardrails.offline import evaluate_plan
-from stacks.offline.preview import preview
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = {p.name: p for p in POLICIES}
@@ -23,8 +22,8 @@ RULES = [p.name for p in DAX_POLICIES]
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory) -> dict:
-    return preview(REPO, "prod", tmp_path_factory.mktemp("build")).plan
+def prod(reference_preview) -> dict:
+    return reference_preview("prod").plan
 
 
 def named(plan: dict, name: str) -> dict:

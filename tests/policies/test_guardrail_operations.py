@@ -196,10 +196,8 @@ def test_ses_email_is_required_where_the_stack_says(stack: str, required: bool):
 # --- the real plans ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from stacks.offline.preview import preview
-
-    return {s: preview(REPO, s, tmp_path_factory.mktemp(s)).plan for s in ("dev", "prod")}
+def plans(reference_preview) -> dict[str, Any]:
+    return {s: reference_preview(s).plan for s in ("dev", "prod")}
 
 
 def test_every_real_function_encrypts_its_environment_with_the_ops_key(plans: dict[str, Any]):

@@ -14,9 +14,8 @@ CLUSTER = "aws:dax/cluster:Cluster"
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in ("dev", "staging", "prod")}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: reference_preview(stack).plan for stack in ("dev", "staging", "prod")}
 
 
 def of_type(plan: dict, type_: str) -> list[dict]:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from stacks.offline.preview import preview
 
-REPO = Path(__file__).resolve().parents[2]
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    return preview(REPO, "prod", tmp_path_factory.mktemp("build")).plan
+def prod(reference_preview):
+    return reference_preview("prod").plan
 
 
 def of_type(plan, type_):

@@ -4,13 +4,10 @@ and outputs (facts K1, K2, T1, T3, T9, T10, T16). dev has none."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from stacks.offline.preview import preview
 
-REPO = Path(__file__).resolve().parents[2]
 TABLE = "aws:dynamodb/table:Table"
 KEY = "aws:kms/key:Key"
 REPLICAS = {"dev": [], "staging": ["us-west-2"], "prod": ["us-west-2", "eu-west-1"]}
@@ -19,9 +16,8 @@ GLOBAL_TABLES = ["carts", "orders", "products"]
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("build")
-    return {stack: preview(REPO, stack, out).plan for stack in REPLICAS}
+def plans(reference_preview) -> dict[str, dict]:
+    return {stack: reference_preview(stack).plan for stack in REPLICAS}
 
 
 def by_urn(plan: dict) -> dict[str, dict]:
