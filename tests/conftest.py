@@ -135,7 +135,7 @@ PROGRAM_FIXTURES = {"reference_preview", "scratch"}
 # Under pytest-xdist (`--dist loadgroup`, as `./blueprint test` runs it) each module's tests stay on
 # one worker, so module-scoped servers and fixtures start once; these modules' tests are long and
 # independent, so they are spread over the workers instead.
-SPREAD_MODULES = {"tests/lambdas/test_stream_fault_injection.py"}
+SPREAD_MODULES = {"tests/lambdas/test_stream_fault_injection.py", "tests/bench/test_bench_small.py"}
 # Modules that read the same session fixture's expensive results run on one worker together.
 SHARED_GROUPS = {
     "tests/program/test_audit.py": "reference-audits",
