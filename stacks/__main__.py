@@ -191,7 +191,7 @@ def _smoke(args: argparse.Namespace) -> int:
             outputs = json.loads(text)
             api = load_api(preview(PROJECT_ROOT, args.stack, build).plan)
             routes = {(r.method, r.path) for r in api.routes} if api is not None else set()
-            run_id = uuid.uuid4().hex[:8]  # names the smoke's test data, users, app client and queue
+            run_id = uuid.uuid4().hex[:8]  # names the smoke's test data, users and queue
             target = deployed_target(outputs, routes, run_id, settle_seconds=args.settle if args.settle is not None else 300.0)
             print(f"smoke test of the deployed stack {args.stack} at {target.url}")
             Smoke(target, run_id=run_id).run()

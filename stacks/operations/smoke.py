@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional, Protocol
 
 import requests
+import requests.auth
 
 
 class SmokeFailure(Exception):
@@ -39,6 +40,7 @@ class SmokeFailure(Exception):
 class Users(Protocol):
     def create(self, name: str) -> None: ...
     def token(self, name: str) -> str: ...
+    def iam_auth(self, name: str) -> requests.auth.AuthBase: ...  # for `auth: iam` routes
     def delete(self, name: str) -> None: ...
 
 
@@ -56,7 +58,6 @@ class Target:
     users: Users
     events: Optional[Events]
     routes: set[tuple[str, str]]  # (method, path template) the stack serves
-    iam_callable: bool  # whether the smoke can sign requests to auth: iam routes
     settle_seconds: float = 300.0
 
 
@@ -130,13 +131,10 @@ class Smoke:
         self.order = (token_claims(self.target.users.token(a))["sub"], placed["orderId"])
         self._call("stock went from 5 to 3", a, "GET", f"/products/{p}", 200, check=lambda r: r["stock"] == 3)
         self._call("A's cart is empty", a, "GET", "/cart", 200, check=lambda r: r["items"] == [])
-        if ("GET", "/orders") in self.target.routes:
-            if self.target.iam_callable:
-                self._call("A sees her order", a, "GET", "/orders", 200,
-                           check=lambda r: placed["orderId"] in [o["orderId"] for o in r["items"]])
-                self._call("B does not see A's order", b, "GET", "/orders", 200, check=lambda r: r["items"] == [])
-            else:
-                self._note("GET /orders (auth: iam) not checked: signing as a user needs the identity pool's own app client (SRP sign-in)")
+        if ("GET", "/orders") in self.target.routes:  # auth: iam, with the user's identity-pool credentials
+            self._call("A sees her order", a, "GET", "/orders", 200, iam=True,
+                       check=lambda r: placed["orderId"] in [o["orderId"] for o in r["items"]])
+            self._call("B does not see A's order", b, "GET", "/orders", 200, iam=True, check=lambda r: r["items"] == [])
         if ("GET", "/products/{productId}/sales") in self.target.routes:
             self._call("the orders stream counted 2 sold", a, "GET", f"/products/{p}/sales", 200,
                        check=lambda r: r["unitsSold"] == 2, wait=True)
@@ -157,13 +155,16 @@ class Smoke:
         return value
 
     def _call(self, title: str, user: Optional[str], method: str, path: str, expected: int, *, body: Any = None,
-              params: Optional[dict] = None, check: Optional[Callable[[Any], bool]] = None, wait: bool = False) -> Any:
+              params: Optional[dict] = None, check: Optional[Callable[[Any], bool]] = None, wait: bool = False,
+              iam: bool = False) -> Any:
         number = len(self.results) + 1
-        headers = {"Authorization": self.target.users.token(user)} if user else {}
+        auth = self.target.users.iam_auth(user) if iam and user else None
+        headers = {"Authorization": self.target.users.token(user)} if user and not iam else {}
         deadline = time.monotonic() + self.target.settle_seconds
         delay = 0.25
         while True:
-            response = self.session.request(method, self.target.url + path, params=params, json=body, headers=headers, timeout=30)
+            response = self.session.request(method, self.target.url + path, params=params, json=body, headers=headers,
+                                            auth=auth, timeout=30)
             parsed = _json(response)
             transient = response.status_code >= 500 or (response.status_code == 403 and expected != 403)
             good = response.status_code == expected and (check is None or _passes(check, parsed))
@@ -257,44 +258,80 @@ def _passes(check: Callable[[Any], bool], body: Any) -> bool:
 
 
 class CognitoUsers:
-    """Test users in the stack's user pool, signed in with the admin API (AdminCreateUser,
-    AdminSetUserPassword, AdminInitiateAuth). The stack's app client allows SRP sign-in only, so the
-    smoke adds a temporary app client with ADMIN_USER_PASSWORD_AUTH and removes it at the end."""
+    """Test users in the stack's user pool, created with the admin API (AdminCreateUser,
+    AdminSetUserPassword) and signed in as the apps sign in: SRP through the stack's own app client
+    (the only flow it allows). Their ID tokens call the Cognito routes; the identity pool, which
+    accepts only tokens of that client (facts C2), gives each user the credentials that sign the
+    `auth: iam` routes (SigV4, service execute-api)."""
 
-    def __init__(self, cognito: Any, user_pool_id: str, run_id: str):
-        self.cognito, self.pool, self.run_id = cognito, user_pool_id, run_id
-        self.client_id: Optional[str] = None
+    def __init__(self, cognito: Any, identity: Any, user_pool_id: str, app_client_id: str, identity_pool_id: str,
+                 run_id: str):
+        self.cognito, self.identity, self.run_id = cognito, identity, run_id
+        self.pool, self.app_client, self.identity_pool = user_pool_id, app_client_id, identity_pool_id
+        self.region = user_pool_id.split("_", 1)[0]  # a pool id is <region>_<id>
         self.tokens: dict[str, str] = {}
-
-    def _client(self) -> str:
-        if self.client_id is None:
-            created = self.cognito.create_user_pool_client(
-                UserPoolId=self.pool, ClientName=f"smoke-{self.run_id}", GenerateSecret=False,
-                ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])
-            self.client_id = created["UserPoolClient"]["ClientId"]
-        return self.client_id
+        self.credentials: dict[str, Any] = {}
 
     def create(self, name: str) -> None:
+        from pycognito.aws_srp import AWSSRP
+
         email = f"{name}@example.com"
         password = secrets.token_urlsafe(18) + "aA1!"
         self.cognito.admin_create_user(UserPoolId=self.pool, Username=email, MessageAction="SUPPRESS",
                                        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}])
         self.cognito.admin_set_user_password(UserPoolId=self.pool, Username=email, Password=password, Permanent=True)
-        answer = self.cognito.admin_initiate_auth(UserPoolId=self.pool, ClientId=self._client(), AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-                                                  AuthParameters={"USERNAME": email, "PASSWORD": password})
+        try:
+            answer = AWSSRP(username=email, password=password, pool_id=self.pool, client_id=self.app_client,
+                            client=self.cognito).authenticate_user()
+        except Exception as error:  # pycognito raises one exception class per challenge it cannot answer
+            raise RuntimeError(f"SRP sign-in of {email} through app client {self.app_client} failed: "
+                               f"{type(error).__name__}: {error} (MFA required on the pool?)") from None
         if "AuthenticationResult" not in answer:
-            raise RuntimeError(f"sign-in of {email} asked for {answer.get('ChallengeName')} (MFA required on the pool?)")
+            raise RuntimeError(f"SRP sign-in of {email} through app client {self.app_client} asked for "
+                               f"{answer.get('ChallengeName')} (MFA required on the pool?)")
         self.tokens[name] = answer["AuthenticationResult"]["IdToken"]
 
     def token(self, name: str) -> str:
         return self.tokens[name]
 
+    def iam_auth(self, name: str) -> requests.auth.AuthBase:
+        if name not in self.credentials:
+            self.credentials[name] = identity_pool_credentials(self.identity, self.identity_pool, self.pool, self.region,
+                                                               self.tokens[name])
+        return SigV4(self.credentials[name], self.region)
+
     def delete(self, name: str) -> None:
         self.cognito.admin_delete_user(UserPoolId=self.pool, Username=f"{name}@example.com")
         self.tokens.pop(name, None)
-        if not self.tokens and self.client_id is not None:
-            self.cognito.delete_user_pool_client(UserPoolId=self.pool, ClientId=self.client_id)
-            self.client_id = None
+        self.credentials.pop(name, None)
+
+
+def identity_pool_credentials(identity: Any, identity_pool_id: str, user_pool_id: str, region: str, id_token: str) -> Any:
+    """The temporary credentials the identity pool gives the holder of `id_token` (GetId, then
+    GetCredentialsForIdentity, as the AWS SDKs' Cognito credential providers do)."""
+    from botocore.credentials import Credentials
+
+    logins = {f"cognito-idp.{region}.amazonaws.com/{user_pool_id}": id_token}
+    identity_id = identity.get_id(IdentityPoolId=identity_pool_id, Logins=logins)["IdentityId"]
+    issued = identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)["Credentials"]
+    return Credentials(issued["AccessKeyId"], issued["SecretKey"], issued["SessionToken"])
+
+
+class SigV4(requests.auth.AuthBase):
+    """Signs a request for API Gateway (service execute-api) with botocore's own SigV4 signer."""
+
+    def __init__(self, credentials: Any, region: str):
+        self.credentials, self.region = credentials, region
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        signed = AWSRequest(method=request.method, url=request.url, data=request.body or b"",
+                            headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "host")})
+        SigV4Auth(self.credentials, "execute-api", self.region).add_auth(signed)
+        request.headers.update(dict(signed.headers.items()))
+        return request
 
 
 class QueueEvents:
@@ -347,9 +384,10 @@ def deployed_target(outputs: dict[str, Any], routes: set[tuple[str, str]], run_i
         url=outputs["api"]["url"].rstrip("/"),
         tables={name: table["name"] for name, table in outputs["tables"].items()},
         client=session.client,
-        users=CognitoUsers(session.client("cognito-idp"), outputs["cognito"]["userPoolId"], run_id),
+        users=CognitoUsers(session.client("cognito-idp"), session.client("cognito-identity"), outputs["cognito"]["userPoolId"],
+                           outputs["cognito"]["userPoolClientId"], outputs["cognito"]["identityPoolId"], run_id),
         events=QueueEvents(session.client("sqs"), session.client("sns"), topics, run_id) if topics else None,
-        routes=routes, iam_callable=False, settle_seconds=settle_seconds,
+        routes=routes, settle_seconds=settle_seconds,
     )
 
 
@@ -370,8 +408,22 @@ class LocalUsers:
     def token(self, name: str) -> str:
         return self.runtime.token(name)
 
+    def iam_auth(self, name: str) -> requests.auth.AuthBase:
+        """The local gateway takes the user's token for `auth: iam` routes too (it stands in for the
+        identity pool's credentials: stacks/local/gateway.py)."""
+        return TokenAuth(self.runtime.token(name))
+
     def delete(self, name: str) -> None:
         """Nothing to delete: a local identity is only a signed token."""
+
+
+class TokenAuth(requests.auth.AuthBase):
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self.token
+        return request
 
 
 class LocalEvents:
@@ -398,5 +450,5 @@ def local_target(runtime: Any, settle_seconds: float = 20.0) -> Target:
         client=runtime._aws.client, users=LocalUsers(runtime),
         events=LocalEvents(runtime) if runtime.observers else None,
         routes={(r.method, r.path) for r in runtime.gateway.api.routes},
-        iam_callable=True, settle_seconds=settle_seconds,
+        settle_seconds=settle_seconds,
     )

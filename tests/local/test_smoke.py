@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
 from stacks.__main__ import main
@@ -87,7 +88,7 @@ def test_the_cli_refuses_outputs_that_are_not_a_stacks(tmp_path, capsys):
     assert "stack outputs lack tables, api, cognito" in capsys.readouterr().err
 
 
-def test_cognito_test_users_sign_in_with_the_admin_api_and_are_removed(monkeypatch):
+def test_cognito_test_users_sign_in_through_the_stacks_app_client_sign_iam_requests_and_are_removed(monkeypatch):  # C2
     import os
 
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE"]:
@@ -96,15 +97,53 @@ def test_cognito_test_users_sign_in_with_the_admin_api_and_are_removed(monkeypat
         monkeypatch.setenv(name, value)
     with mock_aws():
         cognito = boto3.client("cognito-idp", region_name="us-east-1")
+        identity = boto3.client("cognito-identity", region_name="us-east-1")
         pool = cognito.create_user_pool(PoolName="shop", UsernameAttributes=["email"])["UserPool"]["Id"]
-        users = CognitoUsers(cognito, pool, "r1")
+        # the stack's app client: SRP sign-in only, as stacks/access/identity.py declares it
+        app = cognito.create_user_pool_client(UserPoolId=pool, ClientName="app", GenerateSecret=False,
+                                              ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+        app_id = app["UserPoolClient"]["ClientId"]
+        identity_pool = identity.create_identity_pool(
+            IdentityPoolName="shop", AllowUnauthenticatedIdentities=False,
+            CognitoIdentityProviders=[{"ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{pool}", "ClientId": app_id}],
+        )["IdentityPoolId"]
+        users = CognitoUsers(cognito, identity, pool, app_id, identity_pool, "r1")
         users.create("smoke-r1-a")
         users.create("smoke-r1-b")
         a, b = token_claims(users.token("smoke-r1-a")), token_claims(users.token("smoke-r1-b"))
         assert a["sub"] != b["sub"] and a["token_use"] == "id"
+        assert a["aud"] == app_id  # the client the identity pool accepts, not one of the smoke's own
+        assert [c["ClientName"] for c in cognito.list_user_pool_clients(UserPoolId=pool)["UserPoolClients"]] == ["app"]
+        # an `auth: iam` request carries a SigV4 signature by the user's identity-pool credentials
+        request = requests.Request("GET", "https://abc123.execute-api.us-east-1.amazonaws.com/v1/orders",
+                                   params={"limit": "5"}).prepare()
+        users.iam_auth("smoke-r1-a")(request)
+        credential = users.credentials["smoke-r1-a"]
+        assert request.headers["Authorization"].startswith(
+            f"AWS4-HMAC-SHA256 Credential={credential.access_key}/") and "/us-east-1/execute-api/aws4_request" in request.headers["Authorization"]
+        assert request.headers["X-Amz-Security-Token"] == credential.token and "X-Amz-Date" in request.headers
+        assert users.credentials["smoke-r1-a"].access_key != "testing"  # not the process's own keys
         assert len(cognito.list_users(UserPoolId=pool)["Users"]) == 2
-        assert [c["ClientName"] for c in cognito.list_user_pool_clients(UserPoolId=pool)["UserPoolClients"]] == ["smoke-r1"]
         users.delete("smoke-r1-a")
         users.delete("smoke-r1-b")
         assert cognito.list_users(UserPoolId=pool)["Users"] == []
-        assert cognito.list_user_pool_clients(UserPoolId=pool)["UserPoolClients"] == []
+        assert [c["ClientName"] for c in cognito.list_user_pool_clients(UserPoolId=pool)["UserPoolClients"]] == ["app"]
+
+
+def test_a_user_pool_that_asks_for_mfa_is_a_clear_sign_in_error(monkeypatch):
+    import os
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        cognito = boto3.client("cognito-idp", region_name="us-east-1")
+        pool = cognito.create_user_pool(PoolName="shop", UsernameAttributes=["email"], MfaConfiguration="ON",
+                                        SmsConfiguration={"SnsCallerArn": "arn:aws:iam::123456789012:role/sms"})["UserPool"]["Id"]
+        app_id = cognito.create_user_pool_client(UserPoolId=pool, ClientName="app",
+                                                 ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"])["UserPoolClient"]["ClientId"]
+        users = CognitoUsers(cognito, boto3.client("cognito-identity", region_name="us-east-1"), pool, app_id,
+                             "us-east-1:00000000-0000-0000-0000-000000000000", "r1")
+        with pytest.raises(RuntimeError, match=rf"SRP sign-in of smoke-r1-a@example.com through app client {app_id} (failed|asked for)"):
+            users.create("smoke-r1-a")
