@@ -9,8 +9,9 @@ streams, with the semantics AWS documents:
   in its own region, like a losing write in AWS, and counted in `stats.conflicts`.
 - STRONG (MRSC, T10/T13): synchronous. Every write request to the local server is followed, before
   its response is sent, by a flush that applies it to every other region, so a read anywhere after
-  the write returns sees it. Not emulated: AWS rejects a write that conflicts with one in flight in
-  another region (ReplicatedWriteConflictException); the local server serializes such writes.
+  the write returns sees it. A write to an item that a request in another region is still writing
+  is rejected with ReplicatedWriteConflictException, as AWS does (T18; retry-safe, HTTP 400). Writes
+  through PartiQL are not checked for conflicts.
 
 Replicated writes are applied with ordinary PutItem/DeleteItem calls, so they appear in the target
 region's stream as they do in AWS (T15: every replica's stream carries writes from every region).
@@ -67,6 +68,7 @@ class Stats:
     applied: int = 0  # writes made in other regions
     conflicts: int = 0  # writes that lost to a later one
     echoes: int = 0  # stream records of the replicator's own writes (not replicated again)
+    rejected: int = 0  # STRONG: writes refused because another region was writing the item (T18)
 
 
 @dataclass
@@ -108,6 +110,10 @@ class LocalReplicator:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._hook: Optional[Any] = None
+        # STRONG: items being written, (table, key) -> (region, requests), until their flush is done
+        self._in_flight: dict[tuple[str, str], tuple[str, int]] = {}
+        self._in_flight_lock = threading.Lock()
+        self._key_names: dict[str, tuple[str, ...]] = {}
 
     # clients -----------------------------------------------------------------------------------
 
@@ -286,14 +292,49 @@ class LocalReplicator:
         replicator = self
 
         def call_action(handler: Any) -> Any:
-            result = original(handler)
             action = (handler.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
-            if action in WRITE_ACTIONS and not handler.headers.get(REPLICATOR_HEADER):
+            if action not in WRITE_ACTIONS or handler.headers.get(REPLICATOR_HEADER):
+                return original(handler)
+            claims = replicator._claim(handler.region, written_items(action, _body(handler), replicator._keys_of))
+            if claims is None:
+                return _conflict_response()
+            try:
+                result = original(handler)
                 replicator.pump_once(flush=True)
-            return result
+                return result
+            finally:
+                replicator._release(claims)
 
         self._hook = (original, call_action)
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+    def _keys_of(self, table: str) -> Optional[tuple[str, ...]]:
+        """The key attribute names of a replicated table (None for a table that is not replicated)."""
+        if table not in self.tables:
+            return None
+        if table not in self._key_names:
+            schema = self._client("dynamodb", self.tables[table][0]).describe_table(TableName=table)["Table"]["KeySchema"]
+            self._key_names[table] = tuple(k["AttributeName"] for k in schema)
+        return self._key_names[table]
+
+    def _claim(self, region: str, items: list[tuple[str, str]]) -> Optional[list[tuple[str, str]]]:
+        """Mark `items` as being written from `region`; None if another region is writing one of them."""
+        with self._in_flight_lock:
+            if any(self._in_flight.get(item, (region, 0))[0] != region for item in items):
+                self.stats.rejected += 1
+                return None
+            for item in items:
+                self._in_flight[item] = (region, self._in_flight.get(item, (region, 0))[1] + 1)
+            return items
+
+    def _release(self, items: list[tuple[str, str]]) -> None:
+        with self._in_flight_lock:
+            for item in items:
+                region, count = self._in_flight[item]
+                if count > 1:
+                    self._in_flight[item] = (region, count - 1)
+                else:
+                    del self._in_flight[item]
 
     def _remove_sync_hook(self) -> None:
         if self._hook is None:
@@ -304,6 +345,46 @@ class LocalReplicator:
         if DynamoHandler.call_action is installed:
             DynamoHandler.call_action = original  # type: ignore[method-assign]
         self._hook = None
+
+
+def written_items(action: str, body: Mapping[str, Any],
+                  keys_of: Callable[[str], Optional[Sequence[str]]]) -> list[tuple[str, str]]:
+    """(table, canonical key) of every item a write request changes, in replicated tables only
+    (`keys_of` gives a table's key attribute names, None when it is not replicated)."""
+    writes: list[tuple[str, Mapping[str, Any]]] = []  # (table, item or key)
+    if action in ("PutItem", "UpdateItem", "DeleteItem"):
+        writes.append((body.get("TableName", ""), body.get("Item") or body.get("Key") or {}))
+    elif action == "BatchWriteItem":
+        for table, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+                writes.append((table, (put or {}).get("Item") or (delete or {}).get("Key") or {}))
+    elif action == "TransactWriteItems":
+        for entry in body.get("TransactItems") or []:
+            for kind in ("Put", "Update", "Delete"):
+                if kind in entry:
+                    writes.append((entry[kind].get("TableName", ""), entry[kind].get("Item") or entry[kind].get("Key") or {}))
+    items = []
+    for table, attributes in writes:
+        names = keys_of(table)
+        if names is not None:
+            items.append((table, canonical({name: attributes.get(name) for name in names})))
+    return sorted(set(items))
+
+
+def _body(handler: Any) -> Mapping[str, Any]:
+    try:
+        body = json.loads(handler.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _conflict_response() -> tuple[int, dict[str, Any], str]:
+    body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ReplicatedWriteConflictException",
+                       "message": "The request was rejected because one or more items in the request are being "
+                                  "modified by a request in another Region."})
+    return 400, {"status": 400, "Content-Type": "application/x-amz-json-1.0"}, body
 
 
 def _unchanged(keys: Mapping[str, Any], current: Optional[Mapping[str, Any]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stacks.local.aws import LocalAws
-from stacks.local.replication import LocalReplicator, Write, last_writer
+from stacks.local.replication import LocalReplicator, Write, last_writer, written_items
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 TABLE = "replication-test"
@@ -225,3 +225,66 @@ def test_a_strong_stack_bootstraps_its_copies_and_replicates_synchronously(scrat
             server.client("dynamodb", "us-west-2").put_item(TableName=name, Item={"sku": {"S": "s-1"}})
             for region in ("us-east-1", "us-east-2"):
                 assert "Item" in server.client("dynamodb", region).get_item(TableName=name, Key={"sku": {"S": "s-1"}})
+
+
+# --- STRONG: a write to an item another region is writing is rejected (T18) ----------------------
+
+def test_written_items_are_the_keys_of_replicated_tables_only():  # T18
+    keys = {"orders": ("userId", "orderId"), "carts": ("userId",)}.get
+    put = {"TableName": "orders", "Item": {"userId": {"S": "u"}, "orderId": {"S": "o"}, "note": {"S": "x"}}}
+    assert written_items("PutItem", put, keys) == [("orders", '{"orderId":{"S":"o"},"userId":{"S":"u"}}')]
+    assert written_items("UpdateItem", {"TableName": "carts", "Key": {"userId": {"S": "u"}}}, keys) == [
+        ("carts", '{"userId":{"S":"u"}}')]
+    assert written_items("DeleteItem", {"TableName": "sessions", "Key": {"id": {"S": "s"}}}, keys) == []  # not replicated
+    batch = {"RequestItems": {"carts": [{"PutRequest": {"Item": {"userId": {"S": "a"}, "n": {"N": "1"}}}},
+                                        {"DeleteRequest": {"Key": {"userId": {"S": "b"}}}}],
+                              "sessions": [{"DeleteRequest": {"Key": {"id": {"S": "s"}}}}]}}
+    assert written_items("BatchWriteItem", batch, keys) == [("carts", '{"userId":{"S":"a"}}'), ("carts", '{"userId":{"S":"b"}}')]
+    transact = {"TransactItems": [{"Put": {"TableName": "carts", "Item": {"userId": {"S": "a"}}}},
+                                  {"ConditionCheck": {"TableName": "carts", "Key": {"userId": {"S": "c"}}}},
+                                  {"Delete": {"TableName": "orders", "Key": {"userId": {"S": "a"}, "orderId": {"S": "1"}}}}]}
+    assert written_items("TransactWriteItems", transact, keys) == [
+        ("carts", '{"userId":{"S":"a"}}'), ("orders", '{"orderId":{"S":"1"},"userId":{"S":"a"}}')]
+
+
+def test_a_strong_write_to_an_item_another_region_is_writing_is_rejected_and_a_retry_succeeds(aws, clients):  # T18
+    from botocore.exceptions import ClientError
+
+    table = "strong-conflicts"
+    create_copies(aws, table)
+    replicator = LocalReplicator(aws, {table: REGIONS}, "STRONG")
+    # Hold the first write's replication open, so that it is still in flight while others arrive.
+    first_flush, release = threading.Event(), threading.Event()
+    pump = replicator.pump_once
+
+    def slow_first_flush(flush=False):
+        if flush and not first_flush.is_set():
+            first_flush.set()
+            release.wait(10)
+        return pump(flush=flush)
+
+    replicator.pump_once = slow_first_flush
+    with replicator:
+        writer = threading.Thread(target=lambda: clients["us-east-1"].put_item(
+            TableName=table, Item={"id": {"S": "k"}, "value": {"S": "east"}}))
+        writer.start()
+        assert first_flush.wait(10)  # us-east-1's write is in flight
+        with pytest.raises(ClientError) as conflict:
+            clients["us-west-2"].put_item(TableName=table, Item={"id": {"S": "k"}, "value": {"S": "west"}})
+        assert conflict.value.response["Error"]["Code"] == "ReplicatedWriteConflictException"
+        assert conflict.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # the SDK retries it (retry-safe); every attempt came while the other write was in flight
+        attempts = conflict.value.response["ResponseMetadata"]["RetryAttempts"] + 1
+        assert replicator.stats.rejected == attempts
+        # another item, and the same item from the same region, are not conflicts
+        clients["us-west-2"].put_item(TableName=table, Item={"id": {"S": "other"}, "value": {"S": "west"}})
+        clients["us-east-1"].update_item(TableName=table, Key={"id": {"S": "k"}}, UpdateExpression="SET n = :n",
+                                         ExpressionAttributeValues={":n": {"N": "1"}})
+        release.set()
+        writer.join(10)
+        # the rejected write changed nothing; retried once the other region's write is done, it wins everywhere
+        clients["us-west-2"].put_item(TableName=table, Item={"id": {"S": "k"}, "value": {"S": "west"}})
+        for region in REGIONS:
+            stored = clients[region].get_item(TableName=table, Key={"id": {"S": "k"}}, ConsistentRead=True)["Item"]
+            assert stored["value"] == {"S": "west"}, region
+    assert replicator.stats.rejected == attempts  # nothing else was refused
