@@ -24,6 +24,16 @@ from .mockrun import UNKNOWN
 TYPE_NAMES = {
     "aws:apigateway/response:Response": "aws_api_gateway_gateway_response",
     "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment": "aws_cognito_identity_pool_roles_attachment",
+    # Terraform's VPC types have no "ec2" in their names (aws_vpc, aws_security_group, ...), but some ec2 types do
+    # (aws_ec2_fleet), so each one the program uses is named here; a wrong name is a type no scanner checks.
+    "aws:ec2/vpc:Vpc": "aws_vpc",
+    "aws:ec2/subnet:Subnet": "aws_subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "aws_security_group",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
+    "aws:ec2/flowLog:FlowLog": "aws_flow_log",
+    "aws:ec2/routeTable:RouteTable": "aws_route_table",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "aws_route_table_association",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "aws_vpc_endpoint",
 }
 MODULE_NAMES = {"apigateway": "api_gateway"}
 ARGUMENT_NAMES = {
@@ -70,7 +80,8 @@ def resource_name(name: str) -> str:
 
 def _reference_attribute(argument: str) -> str:
     if argument in ("restApi", "restApiId", "resourceId", "parentId", "authorizerId", "requestValidatorId", "deployment",
-                    "identityPoolId", "userPoolId", "targetKeyId"):
+                    "identityPoolId", "userPoolId", "targetKeyId", "vpcId", "subnetId", "subnetIds", "securityGroupId",
+                    "securityGroupIds", "referencedSecurityGroupId", "routeTableId", "routeTableIds"):
         return "id"
     if argument in ("functionName", "function", "tableName"):
         return "name"
@@ -85,6 +96,9 @@ class _Exporter:
     def value(self, pulumi_type: str, argument: str, value: Any, dependencies: list[str]) -> Any:
         if value == UNKNOWN:
             targets = [self.addresses[u] for u in dependencies if u in self.addresses and self.addresses[u][0]]
+            if len(targets) > 1:  # a block's dependencies are its arguments' together: securityGroupIds -> security groups
+                kind_hint = re.sub(r"_ids?$", "", snake(singular(argument)))
+                targets = [t for t in targets if t[0] == f"aws_{kind_hint}"]
             if len(targets) == 1:
                 kind, name = targets[0]
                 return "${" + f"{kind}.{name}.{_reference_attribute(argument)}" + "}"

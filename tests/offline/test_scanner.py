@@ -15,7 +15,7 @@ from stacks.offline.scanner import (EXCEPTIONS_FILE, ExceptionsError, Finding, S
 from stacks.offline.terraform import to_terraform
 
 REPO = Path(__file__).resolve().parents[2]
-RECORDED = json.loads((Path(__file__).parent / "fixtures" / "checkov-prod.json").read_text())  # checkov 3.3.30, prod
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "checkov-prod.json").read_text())  # checkov 3.3.30, prod, 2026-11-30
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def prod_terraform(reference_preview):
 
 def test_recorded_prod_findings_are_all_accepted_with_reasons(prod_terraform):
     passed, findings = parse_report(RECORDED, prod_terraform)
-    assert len(findings) == 58 and all("." in f.resource and not f.resource.startswith("resource.") for f in findings)
+    assert len(findings) == 106 and all("." in f.resource and not f.resource.startswith("resource.") for f in findings)
     accepted, new = classify(findings, load_exceptions(REPO / EXCEPTIONS_FILE))
     assert new == []
     assert all(len(exception.reason.split()) >= 5 for _, exception in accepted)

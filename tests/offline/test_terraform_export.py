@@ -27,6 +27,13 @@ def prod(reference_preview):
     ("aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment", "aws_cognito_identity_pool_roles_attachment"),
     ("aws:lambda/eventSourceMapping:EventSourceMapping", "aws_lambda_event_source_mapping"),
     ("aws:cloudwatch/logGroup:LogGroup", "aws_cloudwatch_log_group"),
+    # Terraform's VPC types carry no "ec2": under aws_ec2_vpc, ... no scanner checked the DAX network
+    ("aws:ec2/vpc:Vpc", "aws_vpc"),
+    ("aws:ec2/securityGroup:SecurityGroup", "aws_security_group"),
+    ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "aws_default_security_group"),
+    ("aws:ec2/flowLog:FlowLog", "aws_flow_log"),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "aws_vpc_endpoint"),
+    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws_vpc_security_group_ingress_rule"),
     ("ddb-blueprint:index:Table", None),
 ])
 def test_pulumi_types_map_to_terraform_types(pulumi_type, expected):
@@ -69,6 +76,15 @@ def test_renamed_arguments_and_free_form_maps(prod):
     assert integration["rest_api_id"] == "${aws_api_gateway_rest_api.api.id}"
     assert "application/json" in integration["request_templates"]
     assert "cognito_identity_providers" in resources["aws_cognito_identity_pool"]["app-identity-identities"]
+
+
+def test_the_dax_network_references_its_resources(prod):
+    resources = prod[1]["resource"]
+    # a block's dependencies are its arguments' together; the argument's name picks the security group
+    vpc_config = resources["aws_lambda_function"]["functions-getProductViaDax"]["vpc_config"]
+    assert vpc_config["security_group_ids"] == ["${aws_security_group.dax-network-clients.id}"]
+    assert resources["aws_flow_log"]["dax-network-flow-log"]["vpc_id"] == "${aws_vpc.dax-network-vpc.id}"
+    assert resources["aws_default_security_group"]["dax-network-default-sg"]["vpc_id"] == "${aws_vpc.dax-network-vpc.id}"
 
 
 def test_export_tf_command_writes_the_file(tmp_path):
