@@ -131,7 +131,7 @@ QUICK_MODULES = {
     "tests/policies/test_guardrail_rules.py",
     "tests/tables/test_spec.py",
 }
-PROGRAM_FIXTURES = {"reference_preview", "scratch"}
+PROGRAM_FIXTURES = {"reference_preview", "reference_audit", "scratch"}
 # Under pytest-xdist (`--dist loadgroup`, as `./blueprint test` runs it) each module's tests stay on
 # one worker, so module-scoped servers and fixtures start once; these modules' tests are long and
 # independent, so they are spread over the workers instead.

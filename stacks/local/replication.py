@@ -10,7 +10,7 @@ streams, with the semantics AWS documents:
 - STRONG (MRSC, T10/T13): synchronous. Every write request to the local server is followed, before
   its response is sent, by a flush that applies it to every other region, so a read anywhere after
   the write returns sees it. A write to an item that a request in another region is still writing
-  is rejected with ReplicatedWriteConflictException, as AWS does (T18; retry-safe, HTTP 400). Writes
+  is rejected with ReplicatedWriteConflictException, as AWS does (T18; retry-safe, HTTP 409). Writes
   through PartiQL are not checked for conflicts.
 
 Replicated writes are applied with ordinary PutItem/DeleteItem calls, so they appear in the target
@@ -384,7 +384,9 @@ def _conflict_response() -> tuple[int, dict[str, Any], str]:
     body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ReplicatedWriteConflictException",
                        "message": "The request was rejected because one or more items in the request are being "
                                   "modified by a request in another Region."})
-    return 400, {"status": 400, "Content-Type": "application/x-amz-json-1.0"}, body
+    # 409: the status botocore's retry rules expect with this error (its data/_retry.json), so SDK
+    # clients retry it here as they do against AWS
+    return 409, {"status": 409, "Content-Type": "application/x-amz-json-1.0"}, body
 
 
 def _unchanged(keys: Mapping[str, Any], current: Optional[Mapping[str, Any]]) -> dict[str, Any]:

@@ -158,7 +158,13 @@ class Smoke:
               params: Optional[dict] = None, check: Optional[Callable[[Any], bool]] = None, wait: bool = False,
               iam: bool = False) -> Any:
         number = len(self.results) + 1
-        auth = self.target.users.iam_auth(user) if iam and user else None
+        auth = None
+        if iam and user:
+            try:
+                auth = self.target.users.iam_auth(user)
+            except Exception as error:  # the identity pool refused the token, or an AWS call failed
+                self._fail(number, f"{method} {path}: {title}", f"AWS credentials for {user} from the identity pool",
+                           f"{type(error).__name__}: {error}")
         headers = {"Authorization": self.target.users.token(user)} if user and not iam else {}
         deadline = time.monotonic() + self.target.settle_seconds
         delay = 0.25
@@ -317,6 +323,17 @@ def identity_pool_credentials(identity: Any, identity_pool_id: str, user_pool_id
     return Credentials(issued["AccessKeyId"], issued["SecretKey"], issued["SessionToken"])
 
 
+def rfc3986_query(url: str) -> str:
+    """`url` with its query re-encoded as SigV4 canonicalises it (`%20`, never `+`)."""
+    from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = urlencode(parse_qsl(parts.query, keep_blank_values=True), quote_via=quote, safe="-_.~")
+    return urlunsplit(parts._replace(query=query))
+
+
 class SigV4(requests.auth.AuthBase):
     """Signs a request for API Gateway (service execute-api) with botocore's own SigV4 signer."""
 
@@ -327,6 +344,9 @@ class SigV4(requests.auth.AuthBase):
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
+        # requests writes a space in the query as `+`; SigV4's canonical query (and API Gateway's
+        # check of it) percent-encodes everything but the unreserved characters: send what is signed.
+        request.url = rfc3986_query(request.url)
         signed = AWSRequest(method=request.method, url=request.url, data=request.body or b"",
                             headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "host")})
         SigV4Auth(self.credentials, "execute-api", self.region).add_auth(signed)

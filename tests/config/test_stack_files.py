@@ -220,6 +220,16 @@ def test_a_file_nested_past_the_bound_is_a_located_error_naming_the_bound(scratc
     assert problem.file == "Pulumi.qa.yaml" and f"more than {MAX_NESTING_DEPTH} levels" in problem.message
 
 
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")], ids=["lists", "mappings"])
+def test_a_file_nested_a_hundred_thousand_levels_is_a_located_error_not_a_crash(scratch, opening, closing):
+    # libyaml's compiled composer recursed until the interpreter crashed (SIGSEGV) at ~30,000 levels
+    scratch.write_stack("qa", "config:\n  aws:region: us-east-1\n  ddb-blueprint:tags: " + opening * 100_000 + "1"
+                        + closing * 100_000 + "\n")
+    [problem] = problems(scratch.root)
+    assert problem.file == "Pulumi.qa.yaml" and f"more than {MAX_NESTING_DEPTH} levels" in problem.message
+    assert problem.line == 3
+
+
 def test_nesting_depth_follows_aliases_and_stops_counting_past_the_bound():
     assert nesting_depth(yaml.compose("a: &x [[1]]\nb: *x\n")) == 4
     assert nesting_depth(yaml.compose("[" * 500 + "]" * 500, Loader=FastPulumiYamlLoader), limit=10) == 11

@@ -147,3 +147,39 @@ def test_a_user_pool_that_asks_for_mfa_is_a_clear_sign_in_error(monkeypatch):
                              "us-east-1:00000000-0000-0000-0000-000000000000", "r1")
         with pytest.raises(RuntimeError, match=rf"SRP sign-in of smoke-r1-a@example.com through app client {app_id} (failed|asked for)"):
             users.create("smoke-r1-a")
+
+
+def test_credentials_the_identity_pool_refuses_fail_the_step_naming_the_user():  # C2
+    from botocore.exceptions import ClientError
+
+    from stacks.operations.smoke import Target
+
+    class RefusedByThePool:
+        def token(self, name):
+            return "an-id-token"
+
+        def iam_auth(self, name):
+            raise ClientError({"Error": {"Code": "NotAuthorizedException",
+                                         "Message": "Token is not from a supported provider of this identity pool."}},
+                              "GetId")
+
+    smoke = Smoke(Target(url="http://127.0.0.1:9", tables={}, client=None, users=RefusedByThePool(), events=None,
+                         routes={("GET", "/orders")}), printer=lambda _: None, run_id="r1")
+    with pytest.raises(SmokeFailure) as failure:
+        smoke._call("A sees her order", "smoke-r1-a", "GET", "/orders", 200, iam=True)
+    assert failure.value.expected == "AWS credentials for smoke-r1-a from the identity pool"
+    assert "NotAuthorizedException" in failure.value.got and "supported provider" in failure.value.got
+
+
+def test_signed_requests_send_the_query_as_sigv4_canonicalises_it():
+    from botocore.credentials import Credentials
+
+    from stacks.operations.smoke import SigV4, rfc3986_query
+
+    assert rfc3986_query("https://x/v1/p?category=a+b&q=%2Fx~y&empty=") == "https://x/v1/p?category=a%20b&q=%2Fx~y&empty="
+    assert rfc3986_query("https://x/v1/orders") == "https://x/v1/orders"
+    request = requests.Request("GET", "https://abc.execute-api.us-east-1.amazonaws.com/v1/products",
+                               params={"category": "home & garden", "limit": "5"}).prepare()
+    SigV4(Credentials("AKIDEXAMPLE", "secret", "token"), "us-east-1")(request)
+    assert request.url.endswith("?category=home%20%26%20garden&limit=5") and "+" not in request.url
+    assert "SignedHeaders=host;x-amz-date;x-amz-security-token" in request.headers["Authorization"]
