@@ -24,6 +24,8 @@ EXPECTED: dict[str, list[str]] = {
         rf"^bare import pulumi, pulumi_aws +: wall +{NUMBER} s +cpu +{NUMBER} s$",
         rf"^preview prod \(\d+ resources\) +: wall +{NUMBER} s +cpu +{NUMBER} s$",
         rf"^prod / bare import +: {NUMBER}x wall, {NUMBER}x cpu \(target < 3x: wall (met|NOT met), cpu (met|NOT met)\)$",
+        rf"^floor: import the \d+ provider modules prod uses: wall +{NUMBER} s +cpu +{NUMBER} s +=  ?{NUMBER}x the bare import \(cpu\)$",
+        rf"^prod / floor +: {NUMBER}x wall, {NUMBER}x cpu \(the preview's own work: +-?\d+ ms cpu, +-?{NUMBER} ms per resource\)$",
         rf"^preview +10 tables \( *\d+ resources\): wall +{NUMBER} s +cpu +{NUMBER} s$",
         rf"^40 / 10 tables +: {NUMBER}x wall, {NUMBER}x cpu \({NUMBER}x the resources\)$",
         rf"^marginal cost \(10->40 tables, cpu\): +-?{NUMBER} ms per table, +-?{NUMBER} ms per resource$",
