@@ -46,6 +46,7 @@ def run_in_process(root: Path, *args: str, stdin: Optional[str] = None) -> CliRe
     # In a process, logged records (asyncio's "Task exception was never retrieved", say) and a
     # thread's uncaught exception reach stderr; under pytest they would go to its own capture.
     handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)  # what a process shows by default (Python's last-resort handler)
     logging.getLogger().addHandler(handler)
     threading.excepthook = lambda hook: traceback.print_exception(hook.exc_type, hook.exc_value, hook.exc_traceback, file=err)
     try:

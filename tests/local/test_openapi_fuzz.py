@@ -57,7 +57,9 @@ def fuzz(rt, document, only=None) -> list[str]:
         try:
             check()
         except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failure, not just the first
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+            # a group (hypothesis's "unreliable results") names its causes only inside: show them
+            causes = "".join(f"\n  - {type(e).__name__}: {e}" for e in getattr(exc, "exceptions", ()))
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}{causes}")
     return failures
 
 
