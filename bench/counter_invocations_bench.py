@@ -37,9 +37,8 @@ import random
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "lambdas")]
@@ -51,36 +50,13 @@ AWS_ENV = {
 for _name, _value in AWS_ENV.items():
     os.environ[_name] = _value
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
 from stream_fixtures import (  # noqa: E402
-    REGION, TABLES, EventSourceMapping, Shop, create_table_request, declared_filters, function_environment,
-    project_config, read_stream,
+    TABLES, EventSourceMapping, Shop, declared_filters, function_environment, mocked_shop, read_stream,
 )
 from handlers import fresh_handler  # noqa: E402
-from stacks.tables.model import TableModel  # noqa: E402
 
 BATCH = 100
 SMALL_ORDERS = 20  # a smoke test: every step runs, the products stream carries a partial batch
-
-
-@contextmanager
-def mocked_shop() -> Iterator[Shop]:
-    models = {name: TableModel(**spec) for name, spec in project_config("tables").items()}
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        stream_arns = {}
-        for name in TABLES:
-            description = ddb.create_table(**create_table_request(name, models[name]))["TableDescription"]
-            if "LatestStreamArn" in description:
-                stream_arns[name] = description["LatestStreamArn"]
-        sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
-        topic_arn = sns.create_topic(Name="ddb-blueprint-bench-productChanges")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="bench-observer")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        yield Shop(ddb=ddb, streams=boto3.client("dynamodbstreams", region_name=REGION), sns=sns, sqs=sqs,
-                   topic_arn=topic_arn, queue_url=queue_url, stream_arns=stream_arns)
 
 
 def load(function: str, environment: dict[str, str]) -> Any:

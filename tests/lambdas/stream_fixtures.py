@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -152,6 +153,14 @@ def aws_environment(monkeypatch) -> None:
 
 @pytest.fixture
 def shop(aws_environment) -> Iterator[Shop]:
+    with mocked_shop() as created:
+        yield created
+
+
+@contextlib.contextmanager
+def mocked_shop() -> Iterator[Shop]:
+    """The stack's tables (keys, streams, TTL as the model declares), the topic and an observer
+    queue in moto's in-process mock; for the tests (`shop`) and bench/counter_invocations_bench.py."""
     models = {name: TableModel(**spec) for name, spec in project_config("tables").items()}
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.local.runtime import LocalRuntime, seed_catalogue
 from stacks.local.tokens import user_sub
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory, reference_preview):
-    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=reference_preview("dev").plan) as rt:
-        seed_catalogue(rt)
-        yield rt
-
-
-@pytest.fixture(scope="module")
-def http():
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 def call(runtime, http, user, method, path, **kwargs):

@@ -4,7 +4,6 @@ headers, no authorization; other methods keep the JSON 403 (GOTCHAS A15)."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from stacks.local.runtime import LocalRuntime
 from tests.conftest import ScratchProject
@@ -18,13 +17,6 @@ def runtime(tmp_path_factory):
     project.write_stack("web", {"aws:region": "us-east-1", "ddb-blueprint:apiCorsOrigins": [ORIGIN]})
     with LocalRuntime(project.root, "web", project.root / "build") as rt:
         yield rt
-
-
-@pytest.fixture(scope="module")
-def http():
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 def test_preflight_answers_with_the_plans_cors_headers_and_needs_no_token(runtime, http):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -16,21 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stacks.local.gateway import MAX_BODY_BYTES, MAX_URL_CHARACTERS
-from stacks.local.runtime import LocalRuntime, seed_catalogue
 from stacks.local.tokens import user_sub
 
-REPO = Path(__file__).resolve().parents[2]
 # What API Gateway itself or this API's integrations answer (the OpenAPI document's statuses, the
 # gateway responses of the plan, 413/414/431 for oversized requests). Never 500/502: nothing a
 # client sends is a server error.
 API_GATEWAY_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 413, 414, 415, 429, 431}
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory, reference_preview):
-    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=reference_preview("dev").plan) as rt:
-        seed_catalogue(rt)
-        yield rt
 
 
 @pytest.fixture(scope="module")

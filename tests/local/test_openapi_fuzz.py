@@ -2,32 +2,27 @@
 invalid inputs generated from the document, every response checked against it (status code,
 content type, response schema, no server errors). Document and behaviour cannot drift apart.
 
-schemathesis is a dev dependency (requirements-dev.txt); examples are bounded so this runs in
+schemathesis is a test dependency (pyproject.toml, group test); examples are bounded so this runs in
 well under 30 s on the shared machine.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 schemathesis = pytest.importorskip("schemathesis")
 
-from stacks.local.runtime import LocalRuntime, seed_catalogue  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory, reference_preview):
-    previewed = reference_preview("dev")  # the program's preview of dev: its plan and openapi.json
-    with LocalRuntime(REPO, "dev", tmp_path_factory.mktemp("build"), from_plan=previewed.plan) as rt:
-        seed_catalogue(rt)
-        yield rt, json.loads((previewed.plan_path.parent / "openapi.json").read_text())
+def document(reference_preview):
+    """The OpenAPI document of the preview the local runtime (tests/local/conftest.py) runs."""
+    return json.loads((reference_preview("dev").plan_path.parent / "openapi.json").read_text())
 
 
 def operations(document):
@@ -35,8 +30,7 @@ def operations(document):
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def test_every_operation_of_the_document_is_fuzzed(runtime):
-    _, document = runtime
+def test_every_operation_of_the_document_is_fuzzed(document):
     names = sorted(f"{op.method.upper()} {op.path}" for op in operations(document))
     assert len(names) == 10 and "POST /orders" in names  # with GET /products/{productId}/sales
 
@@ -63,13 +57,13 @@ def fuzz(rt, document, only=None) -> list[str]:
     return failures
 
 
-def test_local_api_conforms_to_its_openapi_document(runtime):
-    failures = fuzz(*runtime)
+def test_local_api_conforms_to_its_openapi_document(runtime, document):
+    failures = fuzz(runtime, document)
     assert not failures, "\n\n".join(failures)
 
 
-def test_the_fuzzer_catches_a_document_that_lies(runtime):
-    rt, document = runtime
+def test_the_fuzzer_catches_a_document_that_lies(runtime, document):
+    rt = runtime
     lying = json.loads(json.dumps(document))
     lying["components"]["schemas"]["Error"]["properties"]["message"] = {"type": "integer"}  # every error says otherwise
     [failure] = fuzz(rt, lying, only="GET /products/{productId}")
