@@ -33,10 +33,15 @@ def problems(scratch, config: dict | str, tables: dict | None = None, stack: str
         scratch.set_model("api", {})
         scratch.set_model("functions", {})
     scratch.write_stack(stack, config)
+    return located_problems(scratch.root, stack)
+
+
+def located_problems(root: Path, stack: str) -> list:
+    """What validating `stack` of the project at `root` reports, reading its files as the CLI does."""
     try:
-        project = read_project(scratch.root, stack)
-        stack_file = read_stack(scratch.root, stack)
-        load_config(cli_config(project, stack_file), project, stack, stack_file)
+        project = read_project(root, stack)
+        stack_file = read_stack(root, stack)
+        load_config(cli_config(project, stack_file), project, stack, stack_file, root)
     except ConfigError as exc:
         return exc.problems
     return []

@@ -23,10 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.config.errors import ConfigError
-from stacks.config.loader import load_config
-from stacks.config.sources import cli_config, read_project, read_stack
 from tests.cli import run_in_process, run_process
+from tests.config.test_config_errors import located_problems
 
 CORPUS = Path(__file__).parent / "corpus"
 INVALID = sorted((CORPUS / "invalid").glob("*.yaml"))
@@ -63,13 +61,7 @@ def prepare(scratch, case: Path) -> bytes:
 
 
 def validate(root: Path) -> list:
-    try:
-        project = read_project(root, STACK)
-        stack = read_stack(root, STACK)
-        load_config(cli_config(project, stack), project, STACK, stack, root)
-    except ConfigError as exc:
-        return exc.problems
-    return []
+    return located_problems(root, STACK)
 
 
 def test_the_corpus_has_at_least_sixty_distinct_mistakes_and_ten_valid_edges():

@@ -26,6 +26,7 @@ from stacks.config.sources import (
     read_stack,
 )
 from stacks.offline.mockrun import Recording, run_program
+from tests.config.test_config_errors import located_problems
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_FILES = Path(__file__).parent / "corpus"
@@ -50,13 +51,7 @@ config:
 
 
 def problems(root, stack: str = "qa") -> list:
-    try:
-        project = read_project(root, stack)
-        stack_file = read_stack(root, stack)
-        load_config(cli_config(project, stack_file), project, stack, stack_file, root)
-    except ConfigError as exc:
-        return exc.problems
-    return []
+    return located_problems(root, stack)
 
 
 def test_the_accepted_top_level_keys_are_those_of_the_clis_project_stack():  # P7
