@@ -5,7 +5,6 @@ unknown, and the per-stack policy config (policies/config/<stack>.json). The rea
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,12 @@ from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 from policies.guardrails import POLICIES
 from policies.guardrails.offline import evaluate_plan, load_policy_config
 from policies.guardrails.operations import OPERATIONS_POLICIES
+from tests.policies.guardrail_helpers import DROP, changed
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "policies" / "config"
 POLICY = {p.name: p for p in POLICIES}
 RETENTION, ENV_KEY, CONCURRENCY, EMAIL = (p.name for p in OPERATIONS_POLICIES)
-DROP = object()
 
 LOGS = {"name": "/aws/lambda/ddb-blueprint-test-placeOrder", "kmsKeyId": UNKNOWN_STRING_VALUE, "retentionInDays": 365}
 FUNCTION = {"name": "ddb-blueprint-test-placeOrder", "runtime": "python3.13", "role": UNKNOWN_STRING_VALUE,
@@ -42,18 +41,8 @@ def stack_config(stack: str, *rules: str) -> dict[str, Any]:
 
 
 def with_inputs(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A copy with inputs set (or removed with DROP); "__" in a key is a dot."""
-    result = copy.deepcopy(base)
-    for key, value in changes.items():
-        *parents, last = key.split("__")
-        target = result
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        if value is DROP:
-            target.pop(last, None)
-        else:
-            target[last] = value
-    return result
+    """A copy of the inputs `base` with inputs set (or removed with DROP); "__" in a key is a dot."""
+    return changed({"inputs": base}, **changes)["inputs"]
 
 
 def results(rule: str, inputs: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> list[tuple[str, str]]:
