@@ -59,6 +59,17 @@ def config_value(args: ResourceValidationArgs, schema: PolicyConfigSchema, key: 
     return args.get_config().get(key, schema_defaults(schema)[key])
 
 
+def required_switch(description: str) -> PolicyConfigSchema:
+    """The config of a rule a stack may switch off (`required: false`, dev and staging): on by default."""
+    return PolicyConfigSchema(properties={"required": {"type": "boolean", "default": True, "description": description}})
+
+
+def skip_unless_required(args: ResourceValidationArgs, schema: PolicyConfigSchema, what: str) -> None:
+    """End the check as not applicable when the stack's policy config switches the rule off."""
+    if not config_value(args, schema, "required"):
+        args.not_applicable(f"{what} is not required by this stack's policy config")
+
+
 def rule(
     name: str,
     description: str,

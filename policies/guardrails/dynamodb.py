@@ -9,7 +9,7 @@ from pulumi_policy import (
 )
 
 from .api import Stack, stack_rule
-from .base import GLOBAL_TABLE, KMS_KEY, TABLE, config_value, of_type, rule
+from .base import GLOBAL_TABLE, KMS_KEY, TABLE, config_value, of_type, required_switch, rule, skip_unless_required
 from .props import Prop, get_prop, is_number, show
 
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
@@ -96,18 +96,13 @@ def _validate_pitr(args: ResourceValidationArgs, report_violation: ReportViolati
             "point in time; set pointInTimeRecovery.enabled=true")
 
 
-DELETION_PROTECTION_SCHEMA = PolicyConfigSchema(properties={
-    "required": {
-        "type": "boolean", "default": True,
-        "description": "Whether tables must set deletionProtectionEnabled (false for dev stacks).",
-    },
-})
+DELETION_PROTECTION_SCHEMA = required_switch(
+    "Whether tables must set deletionProtectionEnabled (false for dev stacks).")
 
 
 @of_type(TABLE)
 def _validate_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not config_value(args, DELETION_PROTECTION_SCHEMA, "required"):
-        args.not_applicable("deletion protection is not required by this stack's policy config")
+    skip_unless_required(args, DELETION_PROTECTION_SCHEMA, "deletion protection")
     protection = get_prop(args.props, "deletionProtectionEnabled")
     if protection.require_known() is not True:
         report_violation(
@@ -203,8 +198,7 @@ def _validate_replica_pitr(args: ResourceValidationArgs, report_violation: Repor
 
 @of_type(TABLE)
 def _validate_replica_deletion_protection(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not config_value(args, DELETION_PROTECTION_SCHEMA, "required"):
-        args.not_applicable("deletion protection is not required by this stack's policy config")
+    skip_unless_required(args, DELETION_PROTECTION_SCHEMA, "deletion protection")
     for index in _known_replicas(args):
         protection = _replica(args, index, "deletionProtectionEnabled")
         if protection.require_known() is not True:

@@ -11,7 +11,7 @@ import re
 
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs
 
-from .base import config_value, of_type, rule
+from .base import config_value, of_type, required_switch, rule, skip_unless_required
 from .props import Prop, get_prop, is_number, show
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -73,18 +73,13 @@ def _validate_environment_key(args: ResourceValidationArgs, report_violation: Re
 
 # --- lambda-reserved-concurrency (L8) ----------------------------------------------------------
 
-CONCURRENCY_SCHEMA = PolicyConfigSchema(properties={
-    "required": {
-        "type": "boolean", "default": True,
-        "description": "Whether every function must reserve concurrency (false for dev and staging stacks).",
-    },
-})
+CONCURRENCY_SCHEMA = required_switch(
+    "Whether every function must reserve concurrency (false for dev and staging stacks).")
 
 
 @of_type(FUNCTION)
 def _validate_concurrency(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not config_value(args, CONCURRENCY_SCHEMA, "required"):
-        args.not_applicable("reserved concurrency is not required by this stack's policy config")
+    skip_unless_required(args, CONCURRENCY_SCHEMA, "reserved concurrency")
     reserved = get_prop(args.props, "reservedConcurrentExecutions")
     reserved.require_known()
     fix = ("set ddb-blueprint:functionConcurrency.<function> in the stack file (at least 1, and leave the account "
@@ -100,18 +95,13 @@ def _validate_concurrency(args: ResourceValidationArgs, report_violation: Report
 
 # --- cognito-email-through-ses (C1) ------------------------------------------------------------
 
-EMAIL_SCHEMA = PolicyConfigSchema(properties={
-    "required": {
-        "type": "boolean", "default": True,
-        "description": "Whether user pools must send email through the stack's SES identity (false for dev and staging).",
-    },
-})
+EMAIL_SCHEMA = required_switch(
+    "Whether user pools must send email through the stack's SES identity (false for dev and staging).")
 
 
 @of_type(USER_POOL)
 def _validate_email(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not config_value(args, EMAIL_SCHEMA, "required"):
-        args.not_applicable("SES email is not required by this stack's policy config")
+    skip_unless_required(args, EMAIL_SCHEMA, "SES email")
     account = get_prop(args.props, "emailConfiguration.emailSendingAccount")
     source = get_prop(args.props, "emailConfiguration.sourceArn")
     account.require_known()

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-)
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .base import KMS_KEY, TABLE, config_value, of_type, rule
+from .base import KMS_KEY, TABLE, of_type, required_switch, rule, skip_unless_required
 
 STATEFUL_TYPES = {TABLE: "table", KMS_KEY: "KMS key"}
 
-PROTECTION_SCHEMA = PolicyConfigSchema(properties={
-    "required": {
-        "type": "boolean", "default": True,
-        "description": "Whether tables and KMS keys must be protected (false for dev stacks).",
-    },
-})
+PROTECTION_SCHEMA = required_switch(
+    "Whether tables and KMS keys must be protected (false for dev stacks).")
 
 
 @of_type(*STATEFUL_TYPES)
 def _validate_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     # Only `protect` can be checked: pulumi-policy's PolicyResourceOptions carries no
     # retainOnDelete, so retain_on_delete must be verified by the component's own tests.
-    if not config_value(args, PROTECTION_SCHEMA, "required"):
-        args.not_applicable("protection is not required by this stack's policy config")
+    skip_unless_required(args, PROTECTION_SCHEMA, "protection")
     if not args.opts.protect:
         kind = STATEFUL_TYPES[args.resource_type]
         report_violation(
