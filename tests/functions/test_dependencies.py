@@ -88,3 +88,23 @@ def test_package_with_dependencies_is_reproducible_and_carries_the_client(cache,
 def test_functions_without_requirements_are_unchanged(tmp_path, cache):
     own = package_function(REPO / "lambdas" / "order_stats", tmp_path, RUNTIME)
     assert with_dependencies(own, REPO / "lambdas" / "order_stats", tmp_path, cache, RUNTIME) == own
+
+
+def test_a_build_that_loses_the_race_leaves_the_winners_copy_in_place(tmp_path):
+    """Two previews (or test workers) building one cache key at once: the first rename wins, the
+    other's identical build is dropped, and a reader never sees a replaced directory."""
+    site = tmp_path / "key" / "site"
+    site.mkdir(parents=True)
+    (site / "winner.txt").write_text("first")
+    staging = tmp_path / "building" / "site"
+    staging.mkdir(parents=True)
+    (staging / "loser.txt").write_text("second")
+    dependencies._publish(staging, site)
+    assert sorted(p.name for p in site.iterdir()) == ["winner.txt"]
+
+
+def test_a_publish_that_fails_for_another_reason_is_an_error(tmp_path):
+    staging = tmp_path / "building" / "site"
+    staging.mkdir(parents=True)
+    with pytest.raises(OSError):
+        dependencies._publish(staging, tmp_path / "no-such-parent" / "site")
