@@ -30,11 +30,12 @@ from itertools import accumulate
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "lambdas")]
 
 from stacks.functions.dependencies import with_dependencies  # noqa: E402
 from stacks.functions.packaging import build_python_version, package_function  # noqa: E402
 from stacks.local.dax import LocalDaxCache  # noqa: E402
+from stream_fixtures import model_table_request  # noqa: E402
 
 TABLE = "bench-products"
 SMALL_MODE = "a smoke test: 200 reads over 50 products, one import run each; the figures are noise"
@@ -98,13 +99,7 @@ def table_calls(args: argparse.Namespace) -> dict:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("productId", "category", "name")],
-            KeySchema=[{"AttributeName": "productId", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{"IndexName": "byCategory", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "category", "KeyType": "HASH"},
-                                                   {"AttributeName": "name", "KeyType": "RANGE"}]}])
+        client.create_table(**model_table_request("products", TABLE))  # the data model's products table
         for i in range(args.products):
             client.put_item(TableName=TABLE, Item={"productId": {"S": f"p-{i:05d}"}, "category": {"S": f"c-{i % args.categories:03d}"},
                                                    "name": {"S": f"product {i:05d}"}, "price": {"N": str(1 + i % 50)}})

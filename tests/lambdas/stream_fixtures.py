@@ -139,6 +139,11 @@ class Shop:
         return [item for page in pages for item in page["Items"]]
 
 
+def model_table_request(name: str, table_name: str) -> dict[str, Any]:
+    """CreateTable for table `name` of the project's data model (keys, indexes, stream), named `table_name`."""
+    return {**create_table_request(name, TableModel(**project_config("tables")[name])), "TableName": table_name}
+
+
 @pytest.fixture
 def aws_environment(monkeypatch) -> None:
     for name in CLEARED:
